@@ -1,0 +1,59 @@
+# Two commands for a newcomer: `make run` (service + embedded PostgreSQL + demo data) and `make test`.
+# Everything else is for day-to-day work. Only python3 (>= 3.11), a C compiler and make are assumed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint fmt install worker migrate seed-demo bench lock clean docker-secrets
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PHR needs Python >= 3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## serve the API on 127.0.0.1:8000 with an embedded PostgreSQL and demo data
+	$(BIN)/phr serve
+
+test: $(STAMP)  ## the whole test suite against a real (embedded) PostgreSQL
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: $(STAMP)
+	$(BIN)/phr worker
+
+migrate: $(STAMP)
+	$(BIN)/phr migrate
+
+seed-demo: $(STAMP)
+	$(BIN)/phr seed-demo
+
+# Regenerate the pinned, hashed lock files after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .phr-data/pg-test
+
+# Secrets for docker-compose.yml, generated once into deploy/secrets/ (git-ignored).
+docker-secrets: $(STAMP)
+	@mkdir -p deploy/secrets && chmod 700 deploy/secrets
+	@test -f deploy/secrets/secret_key || $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > deploy/secrets/secret_key
+	@test -f deploy/secrets/jwt_private_key.pem || $(BIN)/python -c 'from cryptography.hazmat.primitives.asymmetric import ec; from cryptography.hazmat.primitives import serialization as s; print(ec.generate_private_key(ec.SECP256R1()).private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode(), end="")' > deploy/secrets/jwt_private_key.pem
+	@chmod 600 deploy/secrets/*
+	@echo "secrets written to deploy/secrets/"

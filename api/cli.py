@@ -1,0 +1,158 @@
+"""The ``phr`` command: serve, worker, migrate, seed-demo.
+
+This is a composition root (like ``api/app.py``): it turns settings into a running database, app or worker.
+With no ``PHR_DATABASE_URL`` every command starts the embedded PostgreSQL in ``PHR_DATA_DIR/pg`` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import msgspec
+
+from core.db import Database, EmbeddedPostgres, start_embedded_postgres
+from core.demo import demo_logins, seed_demo
+from core.logging import configure_logging, get_logger
+from core.migrations import downgrade, upgrade
+from core.settings import Settings, SettingsError, load_settings
+
+log = get_logger("phr.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="phr", description="Personal health record service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API (embedded database, migrations and demo data by default)")
+    serve.add_argument("--no-demo", action="store_true", help="do not seed demo data into an empty embedded database")
+    sub.add_parser("worker", help="run the delivery worker")
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    migrate.add_argument("--down", action="store_true", help="downgrade to --revision instead (e.g. base)")
+    sub.add_parser("seed-demo", help="insert the made-up Quảng Ngãi demo data if it is not there")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"phr: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+
+    if args.command == "serve":
+        return serve_command(settings, seed=not args.no_demo)
+    if args.command == "worker":
+        settings, _server = resolve_database(settings)
+        return asyncio.run(run_worker_stub(settings))
+    if args.command == "migrate":
+        settings, _server = resolve_database(settings)
+        asyncio.run(migrate_command(settings, args.revision, down=args.down))
+        return 0
+    if args.command == "seed-demo":
+        settings, _server = resolve_database(settings)
+        asyncio.run(migrate_command(settings, "head"))
+        asyncio.run(seed_command(settings))
+        return 0
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def resolve_database(settings: Settings) -> tuple[Settings, EmbeddedPostgres | None]:
+    """Start the embedded server when no URL is configured; the returned handle keeps it alive."""
+    if settings.database_url is not None:
+        return settings, None
+    server = start_embedded_postgres(settings.pg_data_dir)
+    return msgspec.structs.replace(settings, database_url=server.url()), server
+
+
+async def migrate_command(settings: Settings, revision: str, *, down: bool = False) -> None:
+    db = Database.from_settings(settings)
+    try:
+        await (downgrade(db.engine, revision) if down else upgrade(db.engine, revision))
+    finally:
+        await db.dispose()
+    log.info("migrations applied", revision=revision, direction="down" if down else "up")
+
+
+async def seed_command(settings: Settings) -> bool:
+    db = Database.from_settings(settings)
+    try:
+        async with db.transaction() as session:
+            summary = await seed_demo(session)
+    finally:
+        await db.dispose()
+    if summary is None:
+        log.info("demo data already present")
+        return False
+    log.info("demo data seeded", citizens=summary.citizens, households=summary.households)
+    return True
+
+
+def serve_command(settings: Settings, *, seed: bool) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    embedded = settings.database_url is None
+    settings, _server = resolve_database(settings)
+    if embedded:
+        # Development convenience: a bare machine gets a migrated, seeded database on the first `make run`.
+        asyncio.run(migrate_command(settings, "head"))
+        if seed:
+            asyncio.run(seed_command(settings))
+        assert settings.database_url is not None
+        # The granian workers build their own Settings from the environment.
+        os.environ["PHR_DATABASE_URL"] = settings.database_url
+        os.environ["PHR_DATA_DIR"] = str(settings.data_dir)
+    print_banner(settings, demo=embedded and seed)
+    Granian(
+        target="api.app:create_app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_access=False,  # access lines would carry paths; our own logs are scrubbed
+    ).serve()
+    return 0
+
+
+def print_banner(settings: Settings, *, demo: bool) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"PHR is starting on {base}",
+        f"  API docs:   {base}/schema",
+        f"  OpenAPI:    {base}/schema/openapi.json",
+        f"  Readiness:  {base}/health/ready",
+    ]
+    if demo:
+        lines.append("  Demo logins (made-up people):")
+        lines += [f"    {what:<55} {how}" for what, how in demo_logins()]
+    print("\n".join(lines) + "\n", flush=True)
+
+
+async def run_worker_stub(settings: Settings) -> int:
+    """Placeholder delivery loop: waits for work until SIGTERM/SIGINT (the delivery issue fills it in)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    db = Database.from_settings(settings)
+    log.info("worker started")
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=5.0)
+            except TimeoutError:
+                continue
+    finally:
+        await db.dispose()
+        log.info("worker stopped")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

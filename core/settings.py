@@ -1,0 +1,147 @@
+"""Service configuration: one frozen object built from ``PHR_*`` environment variables.
+
+Nothing here is read at import time. ``load_settings()`` is called by the composition root (the CLI or the app
+factory) and the result is passed down. In production every secret must come from the environment; in the
+embedded/dev mode missing secrets are generated once and persisted in the data folder, so a restart keeps
+sessions, hashes and signatures valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+Environment = Literal["development", "test", "production"]
+SECRETS_FILE = "secrets.json"
+
+
+class SettingsError(RuntimeError):
+    """Configuration is missing or malformed; the process must not start."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Environment = "development"
+    # None means "start the embedded PostgreSQL in data_dir/pg" (development only).
+    database_url: str | None = None
+    data_dir: Path = Path(".phr-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    max_body_bytes: int = 1_048_576
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    # Keyed-hash key for OTP codes, share tokens and refresh tokens (STYLE rule 12).
+    secret_key: str = ""
+    # PEM of the EC P-256 key that signs access tokens (issue: identity).
+    jwt_private_key_pem: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+
+# Environment variable -> (field name, parser). Kept explicit so the README table can be checked against it.
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer") from exc
+
+
+ENV_VARS: dict[str, str] = {
+    "PHR_ENV": "env",
+    "PHR_DATABASE_URL": "database_url",
+    "PHR_DATA_DIR": "data_dir",
+    "PHR_HOST": "host",
+    "PHR_PORT": "port",
+    "PHR_WORKERS": "workers",
+    "PHR_LOG_LEVEL": "log_level",
+    "PHR_LOG_FORMAT": "log_format",
+    "PHR_MAX_BODY_BYTES": "max_body_bytes",
+    "PHR_DB_POOL_SIZE": "db_pool_size",
+    "PHR_DB_MAX_OVERFLOW": "db_max_overflow",
+    "PHR_SECRET_KEY": "secret_key",
+    "PHR_JWT_PRIVATE_KEY": "jwt_private_key_pem",
+    "PHR_PUBLIC_BASE_URL": "public_base_url",
+}
+_INT_FIELDS = {"port", "workers", "max_body_bytes", "db_pool_size", "db_max_overflow"}
+_SECRET_FIELDS = ("secret_key", "jwt_private_key_pem")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from the environment (and keyword overrides, for tests), filling dev secrets."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for var, field in ENV_VARS.items():
+        raw = environ.get(var)
+        if field in _SECRET_FIELDS and not raw and environ.get(f"{var}_FILE"):
+            # Docker/Kubernetes secrets convention: the variable names a file holding the value.
+            raw = _read_secret_file(f"{var}_FILE", environ[f"{var}_FILE"])
+        if raw is None or raw == "":
+            continue
+        values[field] = _int(var, raw) if field in _INT_FIELDS else raw
+    values.update(overrides)
+    try:
+        settings = msgspec.convert(values, Settings, strict=False, dec_hook=_decode_path)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from exc
+    settings = msgspec.structs.replace(settings, data_dir=Path(settings.data_dir).resolve())
+
+    missing = [f for f in _SECRET_FIELDS if not getattr(settings, f)]
+    if missing and settings.env == "production":
+        names = ", ".join(var for var, field in ENV_VARS.items() if field in missing)
+        raise SettingsError(f"production requires {names}")
+    if missing:
+        stored = _load_or_create_dev_secrets(settings.data_dir)
+        settings = msgspec.structs.replace(settings, **{f: stored[f] for f in missing})
+    return settings
+
+
+def _read_secret_file(var: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{var} names a file that cannot be read") from exc
+
+
+def _decode_path(type_: type, value: object) -> object:
+    if type_ is Path and isinstance(value, str | Path):
+        return Path(value)
+    raise NotImplementedError
+
+
+def _load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Generate secrets once per data folder and keep them there (mode 0600)."""
+    path = data_dir / SECRETS_FILE
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        if all(stored.get(f) for f in _SECRET_FIELDS):
+            return stored
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    stored = {"secret_key": secrets.token_urlsafe(48), "jwt_private_key_pem": pem}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    # Create with 0600 from the start so the secret is never world-readable, then rename atomically.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(stored, fh)
+    os.replace(tmp, path)
+    return stored

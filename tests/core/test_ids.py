@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import time
+
+from core.ids import uuid7
+
+
+def test_uuid7_has_version_7_and_rfc_variant() -> None:
+    value = uuid7()
+    assert value.version == 7
+    assert value.variant == "specified in RFC 4122"
+
+
+def test_uuid7_carries_the_current_millisecond() -> None:
+    before = time.time_ns() // 1_000_000
+    value = uuid7()
+    after = time.time_ns() // 1_000_000
+    assert before <= value.int >> 80 <= after
+
+
+def test_uuid7_orders_by_creation_time() -> None:
+    first = uuid7()
+    time.sleep(0.002)
+    second = uuid7()
+    assert first < second
+    assert len({uuid7() for _ in range(10_000)}) == 10_000

@@ -1,0 +1,35 @@
+"""Helpers shared by tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from litestar import Litestar
+
+
+@asynccontextmanager
+async def serving(app: Litestar, *, raise_app_exceptions: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the ASGI interface in the test's own event loop, with the app's lifespan running.
+
+    The lifespan runs in a task of its own: pytest-asyncio may set a fixture up and tear it down in different
+    tasks, and the lifespan's task group must be entered and left by the same one.
+    """
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    await started.wait()
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url="http://phr.test") as http:
+            yield http
+    finally:
+        stop.set()
+        await task
