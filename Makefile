@@ -55,5 +55,6 @@ docker-secrets: $(STAMP)
 	@mkdir -p deploy/secrets && chmod 700 deploy/secrets
 	@test -f deploy/secrets/secret_key || $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > deploy/secrets/secret_key
 	@test -f deploy/secrets/jwt_private_key.pem || $(BIN)/python -c 'from cryptography.hazmat.primitives.asymmetric import ec; from cryptography.hazmat.primitives import serialization as s; print(ec.generate_private_key(ec.SECP256R1()).private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode(), end="")' > deploy/secrets/jwt_private_key.pem
+	@test -f deploy/secrets/sms_gateway_auth || echo "Bearer replace-with-your-sms-gateway-key" > deploy/secrets/sms_gateway_auth
 	@chmod 600 deploy/secrets/*
 	@echo "secrets written to deploy/secrets/"

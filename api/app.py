@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from api.citizen import citizen_router
 from api.deps import provide_database, provide_db_session, provide_settings
 from api.errors import EXCEPTION_HANDLERS
 from api.health import HealthController
@@ -36,7 +37,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
                 await db.dispose()
 
     return Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[HealthController, citizen_router],
         state=State({"settings": settings, "db": db}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),

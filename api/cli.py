@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -29,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API (embedded database, migrations and demo data by default)")
     serve.add_argument("--no-demo", action="store_true", help="do not seed demo data into an empty embedded database")
-    sub.add_parser("worker", help="run the delivery worker")
+    sub.add_parser("worker", help="run the delivery worker (push and SMS from the outbox)")
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.add_argument("--down", action="store_true", help="downgrade to --revision instead (e.g. base)")
@@ -47,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_command(settings, seed=not args.no_demo)
     if args.command == "worker":
         settings, _server = resolve_database(settings)
-        return asyncio.run(run_worker_stub(settings))
+        from notifications.runner import run_worker
+
+        return asyncio.run(run_worker(settings))
     if args.command == "migrate":
         settings, _server = resolve_database(settings)
         asyncio.run(migrate_command(settings, args.revision, down=args.down))
@@ -132,26 +133,6 @@ def print_banner(settings: Settings, *, demo: bool) -> None:
         lines.append("  Demo logins (made-up people):")
         lines += [f"    {what:<55} {how}" for what, how in demo_logins()]
     print("\n".join(lines) + "\n", flush=True)
-
-
-async def run_worker_stub(settings: Settings) -> int:
-    """Placeholder delivery loop: waits for work until SIGTERM/SIGINT (the delivery issue fills it in)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    db = Database.from_settings(settings)
-    log.info("worker started")
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=5.0)
-            except TimeoutError:
-                continue
-    finally:
-        await db.dispose()
-        log.info("worker stopped")
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -170,6 +170,8 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: errors.DomainError
     slug = exc.family if exc.family in TITLES else _STATUS_SLUGS.get(status, "bad-request")
     headers: dict[str, str] = {}
     extra = dict(exc.extra)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="phr"'
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)

@@ -45,6 +45,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # PEM of the EC P-256 key that signs access tokens (issue: identity).
     jwt_private_key_pem: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
+    # Delivery (notifications/). "log" and "console" print instead of sending: the development defaults.
+    push_sender: Literal["log", "fcm"] = "log"
+    fcm_credentials_file: str | None = None  # service-account JSON; its project id is used
+    fcm_project_id: str | None = None
+    fcm_url: str | None = None  # send-URL override for the fake FCM in tests and benchmarks only
+    push_rate_per_second: float = 5000.0  # per worker; the FCM project quota is ~10,000/s
+    sms_sender: Literal["console", "http"] = "console"
+    sms_gateway_url: str | None = None
+    sms_gateway_auth_header: str = "Authorization"
+    sms_gateway_auth_value: str = ""
+    sms_brandname: str = "PHR"
+    sms_gateway_body_template: str | None = None  # JSON with {phone} {phone_local} {text} {brandname} {request_id}
+    sms_daily_limit: int = 20000
+    worker_batch_size: int = 500
+    worker_lease_seconds: int = 120
+    worker_poll_seconds: float = 5.0
 
     @property
     def embedded_database(self) -> bool:
@@ -63,6 +79,13 @@ def _int(name: str, raw: str) -> int:
         raise SettingsError(f"{name} must be an integer") from exc
 
 
+def _float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number") from exc
+
+
 ENV_VARS: dict[str, str] = {
     "PHR_ENV": "env",
     "PHR_DATABASE_URL": "database_url",
@@ -78,9 +101,35 @@ ENV_VARS: dict[str, str] = {
     "PHR_SECRET_KEY": "secret_key",
     "PHR_JWT_PRIVATE_KEY": "jwt_private_key_pem",
     "PHR_PUBLIC_BASE_URL": "public_base_url",
+    "PHR_PUSH_SENDER": "push_sender",
+    "PHR_FCM_CREDENTIALS_FILE": "fcm_credentials_file",
+    "PHR_FCM_PROJECT_ID": "fcm_project_id",
+    "PHR_FCM_URL": "fcm_url",
+    "PHR_PUSH_RATE_PER_SECOND": "push_rate_per_second",
+    "PHR_SMS_SENDER": "sms_sender",
+    "PHR_SMS_GATEWAY_URL": "sms_gateway_url",
+    "PHR_SMS_GATEWAY_AUTH_HEADER": "sms_gateway_auth_header",
+    "PHR_SMS_GATEWAY_AUTH_VALUE": "sms_gateway_auth_value",
+    "PHR_SMS_BRANDNAME": "sms_brandname",
+    "PHR_SMS_GATEWAY_BODY_TEMPLATE": "sms_gateway_body_template",
+    "PHR_SMS_DAILY_LIMIT": "sms_daily_limit",
+    "PHR_WORKER_BATCH_SIZE": "worker_batch_size",
+    "PHR_WORKER_LEASE_SECONDS": "worker_lease_seconds",
+    "PHR_WORKER_POLL_SECONDS": "worker_poll_seconds",
 }
-_INT_FIELDS = {"port", "workers", "max_body_bytes", "db_pool_size", "db_max_overflow"}
+_INT_FIELDS = {
+    "port",
+    "workers",
+    "max_body_bytes",
+    "db_pool_size",
+    "db_max_overflow",
+    "sms_daily_limit",
+    "worker_batch_size",
+    "worker_lease_seconds",
+}
+_FLOAT_FIELDS = {"push_rate_per_second", "worker_poll_seconds"}
 _SECRET_FIELDS = ("secret_key", "jwt_private_key_pem")
+_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value")  # may be given as PHR_…_FILE
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -89,12 +138,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     values: dict[str, object] = {}
     for var, field in ENV_VARS.items():
         raw = environ.get(var)
-        if field in _SECRET_FIELDS and not raw and environ.get(f"{var}_FILE"):
+        if field in _FILE_FIELDS and not raw and environ.get(f"{var}_FILE"):
             # Docker/Kubernetes secrets convention: the variable names a file holding the value.
             raw = _read_secret_file(f"{var}_FILE", environ[f"{var}_FILE"])
         if raw is None or raw == "":
             continue
-        values[field] = _int(var, raw) if field in _INT_FIELDS else raw
+        values[field] = _int(var, raw) if field in _INT_FIELDS else _float(var, raw) if field in _FLOAT_FIELDS else raw
     values.update(overrides)
     try:
         settings = msgspec.convert(values, Settings, strict=False, dec_hook=_decode_path)
@@ -106,10 +155,27 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     if missing and settings.env == "production":
         names = ", ".join(var for var, field in ENV_VARS.items() if field in missing)
         raise SettingsError(f"production requires {names}")
+    _check_delivery(settings)
     if missing:
         stored = _load_or_create_dev_secrets(settings.data_dir)
         settings = msgspec.structs.replace(settings, **{f: stored[f] for f in missing})
     return settings
+
+
+def _check_delivery(settings: Settings) -> None:
+    if settings.push_sender == "fcm" and not (settings.fcm_credentials_file or settings.fcm_url):
+        raise SettingsError("PHR_PUSH_SENDER=fcm needs PHR_FCM_CREDENTIALS_FILE")
+    if settings.fcm_url and settings.env == "production":
+        raise SettingsError("PHR_FCM_URL is for tests and benchmarks; production sends to Google")
+    if settings.sms_sender == "console" and settings.env == "production":
+        # The console sender prints OTP codes to the log: a development convenience, a breach in production.
+        raise SettingsError("production needs PHR_SMS_SENDER=http (the console sender prints codes to the log)")
+    if settings.sms_sender == "http" and not settings.sms_gateway_url:
+        raise SettingsError("PHR_SMS_SENDER=http needs PHR_SMS_GATEWAY_URL")
+    if not 1 <= settings.worker_batch_size <= 500:
+        raise SettingsError("PHR_WORKER_BATCH_SIZE must be 1..500 (FCM takes at most 500 messages per call)")
+    if settings.push_rate_per_second <= 0:
+        raise SettingsError("PHR_PUSH_RATE_PER_SECOND must be positive")
 
 
 def _read_secret_file(var: str, path: str) -> str:

@@ -65,20 +65,23 @@ class FakeReply:
     code: str
     status: int
     retry_after: str | None = None
+    message: str | None = None  # overrides FCM's usual text (INVALID_ARGUMENT about the payload, not the token)
 
     @classmethod
-    def make(cls, code: str, status: int | None, retry_after: float | str | None) -> FakeReply:
+    def make(
+        cls, code: str, status: int | None, retry_after: float | str | None, message: str | None = None
+    ) -> FakeReply:
         if status is None:
             if code not in FCM_ERRORS:
                 raise ValueError(f"unknown FCM code {code!r}: pass status= explicitly")
             status = FCM_ERRORS[code][0]
         # Numbers become delta-seconds; strings pass through (e.g. an HTTP-date).
         ra = None if retry_after is None else str(int(retry_after)) if not isinstance(retry_after, str) else retry_after
-        return cls(code, status, ra)
+        return cls(code, status, ra, message)
 
     def body(self) -> dict[str, Any]:
         _, rpc_status, fcm_detail, text = FCM_ERRORS.get(self.code, (self.status, self.code, False, self.code))
-        error: dict[str, Any] = {"code": self.status, "message": text, "status": rpc_status}
+        error: dict[str, Any] = {"code": self.status, "message": self.message or text, "status": rpc_status}
         if fcm_detail:
             error["details"] = [{"@type": FCM_ERROR_TYPE, "errorCode": self.code}]
         return {"error": error}
@@ -129,16 +132,26 @@ class FakeFcm:
 
     # -- scripting ---------------------------------------------------------------------------
     def fail_next(
-        self, n: int = 1, code: str = "UNAVAILABLE", status: int | None = None, retry_after: float | str | None = None
+        self,
+        n: int = 1,
+        code: str = "UNAVAILABLE",
+        status: int | None = None,
+        retry_after: float | str | None = None,
+        message: str | None = None,
     ) -> None:
-        reply = FakeReply.make(code, status, retry_after)
+        reply = FakeReply.make(code, status, retry_after, message)
         with self._lock:
             self._next.extend([reply] * n)
 
     def fail_token(
-        self, token: str, code: str = "UNREGISTERED", status: int | None = None, retry_after: float | str | None = None
+        self,
+        token: str,
+        code: str = "UNREGISTERED",
+        status: int | None = None,
+        retry_after: float | str | None = None,
+        message: str | None = None,
     ) -> None:
-        reply = FakeReply.make(code, status, retry_after)
+        reply = FakeReply.make(code, status, retry_after, message)
         with self._lock:
             self._by_token[token] = reply
 

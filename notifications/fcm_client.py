@@ -96,6 +96,9 @@ class PushResult:
     error_code: ErrorCode | None
     retry_after_seconds: float | None
     http_status: int | None
+    # INVALID_ARGUMENT is either about the token (delete it) or about our message (our bug): FCM only says which
+    # in the error text, e.g. "The registration token is not a valid FCM registration token".
+    token_invalid: bool = False
 
 
 # Most specific first: the messaging errors subclass the generic platform ones.
@@ -263,9 +266,11 @@ def _to_result(response: messaging.SendResponse) -> PushResult:
         return PushResult(False, None, "UNKNOWN", None, None)
     code: ErrorCode = next((c for t, c in _ERROR_CODES if isinstance(exc, t)), "UNKNOWN")
     http = exc.http_response  # httpx.Response for HTTP errors, None for transport errors
+    token_invalid = code == "INVALID_ARGUMENT" and "registration token" in str(exc).lower()
     if http is None:
-        return PushResult(False, None, code, None, None)
-    return PushResult(False, None, code, parse_retry_after(http.headers.get("Retry-After")), http.status_code)
+        return PushResult(False, None, code, None, None, token_invalid)
+    retry_after = parse_retry_after(http.headers.get("Retry-After"))
+    return PushResult(False, None, code, retry_after, http.status_code, token_invalid)
 
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:

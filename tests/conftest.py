@@ -134,3 +134,24 @@ def make_app(settings: Settings, database: Database) -> Callable[..., Litestar]:
 async def client(make_app: Callable[..., Litestar]) -> AsyncIterator[httpx.AsyncClient]:
     async with serving(make_app()) as http:
         yield http
+
+
+TRUNCATE_ALL = (
+    "TRUNCATE notifications, devices, insurance_cards, citizens, households, clinicians, facilities, "
+    "admin_units, accounts RESTART IDENTITY CASCADE"
+)
+
+
+@pytest.fixture
+async def committed(database_url: str) -> AsyncIterator[Database]:
+    """A database whose transactions really commit: for workers, concurrency and other processes.
+
+    Everything is truncated afterwards, so the rolled-back tests that follow still start from empty tables.
+    """
+    database = Database.from_url(database_url, pool_size=10, max_overflow=20)
+    try:
+        yield database
+    finally:
+        async with database.engine.begin() as conn:
+            await conn.execute(text(TRUNCATE_ALL))
+        await database.dispose()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from litestar import Litestar
+
+from core.identity.tokens import mint_access_token
+from core.settings import Settings
 
 
 @asynccontextmanager
@@ -33,3 +38,8 @@ async def serving(app: Litestar, *, raise_app_exceptions: bool = True) -> AsyncI
     finally:
         stop.set()
         await task
+
+
+def bearer(settings: Settings, account_id: uuid.UUID, **kwargs: Any) -> dict[str, str]:
+    """Headers of a request made by ``account_id`` (the identity issue adds real logins)."""
+    return {"Authorization": f"Bearer {mint_access_token(settings.jwt_private_key_pem, account_id, **kwargs)}"}

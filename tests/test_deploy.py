@@ -11,7 +11,7 @@ from api.cli import main
 from core.settings import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[1]
-KNOWN = set(ENV_VARS) | {"PHR_SECRET_KEY_FILE", "PHR_JWT_PRIVATE_KEY_FILE"}
+KNOWN = set(ENV_VARS) | {"PHR_SECRET_KEY_FILE", "PHR_JWT_PRIVATE_KEY_FILE", "PHR_SMS_GATEWAY_AUTH_VALUE_FILE"}
 
 
 def test_compose_runs_postgres_migrate_api_and_worker() -> None:

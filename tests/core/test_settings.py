@@ -74,8 +74,40 @@ def test_every_setting_has_an_environment_variable_and_a_readme_row() -> None:
 def test_secrets_can_come_from_files(tmp_path: Path) -> None:
     (tmp_path / "key").write_text("file-secret\n")
     settings = load_settings(
-        {"PHR_ENV": "production", "PHR_SECRET_KEY_FILE": str(tmp_path / "key"), "PHR_JWT_PRIVATE_KEY": "pem"}
+        {
+            "PHR_ENV": "production",
+            "PHR_SECRET_KEY_FILE": str(tmp_path / "key"),
+            "PHR_JWT_PRIVATE_KEY": "pem",
+            "PHR_SMS_SENDER": "http",
+            "PHR_SMS_GATEWAY_URL": "https://sms.example/send",
+        }
     )
     assert settings.secret_key == "file-secret"
     with pytest.raises(SettingsError, match="PHR_SECRET_KEY_FILE"):
         load_settings({"PHR_SECRET_KEY_FILE": str(tmp_path / "missing"), "PHR_DATA_DIR": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PHR_ENV": "production", "PHR_SECRET_KEY": "k", "PHR_JWT_PRIVATE_KEY": "p"}, "PHR_SMS_SENDER=http"),
+        ({"PHR_SMS_SENDER": "http"}, "PHR_SMS_GATEWAY_URL"),
+        ({"PHR_PUSH_SENDER": "fcm"}, "PHR_FCM_CREDENTIALS_FILE"),
+        ({"PHR_WORKER_BATCH_SIZE": "501"}, "PHR_WORKER_BATCH_SIZE"),
+        ({"PHR_PUSH_RATE_PER_SECOND": "0"}, "PHR_PUSH_RATE_PER_SECOND"),
+        (
+            {
+                "PHR_ENV": "production",
+                "PHR_SECRET_KEY": "k",
+                "PHR_JWT_PRIVATE_KEY": "p",
+                "PHR_SMS_SENDER": "http",
+                "PHR_SMS_GATEWAY_URL": "https://sms.example/send",
+                "PHR_FCM_URL": "http://127.0.0.1:1/v1/projects/{0}/messages:send",
+            },
+            "PHR_FCM_URL",
+        ),
+    ],
+)
+def test_delivery_settings_that_cannot_work_stop_start_up(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"PHR_DATA_DIR": str(tmp_path), **env})

@@ -111,10 +111,25 @@ async def test_error_codes_map_and_are_not_retried(fake: FakeFcm, app: Any, code
 
     bad, good = await send_batch(app, [push("bad"), push("good")])
 
-    assert bad == PushResult(ok=False, message_id=None, error_code=code, retry_after_seconds=None, http_status=status)
+    token_invalid = code == "INVALID_ARGUMENT"  # the fake's text for it names the registration token
+    assert bad == PushResult(
+        ok=False,
+        message_id=None,
+        error_code=code,
+        retry_after_seconds=None,
+        http_status=status,
+        token_invalid=token_invalid,
+    )
     assert good.ok
     # Exactly one request per message: firebase-admin's 500/503 retries and 401 re-sends are off.
     assert sorted(r.status for r in fake.received) == sorted([200, status])
+
+
+async def test_invalid_argument_about_the_payload_keeps_the_token(fake: FakeFcm, app: Any) -> None:
+    fake.fail_next(1, code="INVALID_ARGUMENT", message='Invalid JSON payload received. Unknown name "bogus"')
+    (result,) = await send_batch(app, [push("t")])
+    assert result.error_code == "INVALID_ARGUMENT"
+    assert result.token_invalid is False
 
 
 async def test_error_body_has_real_fcm_shape(fake: FakeFcm) -> None:

@@ -1,0 +1,124 @@
+"""The in-app inbox: the account's push notifications, newest first. A failed push loses nothing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Invalid, NotFound
+from core.messages import get_template
+from core.models import Channel, DeliveryStatus, Notification
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    citizen_id: uuid.UUID | None
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    items: list[InboxItem]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: dt.datetime, item_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, item = raw.partition("|")
+        created_at = dt.datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("naive time")
+        return created_at, uuid.UUID(item)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor") from exc
+
+
+class InboxService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _visible(self, account_id: uuid.UUID, now: dt.datetime) -> list[object]:
+        # Scheduled reminders appear when they are due; cancelled ones (an appointment that went away) never.
+        return [
+            Notification.account_id == account_id,
+            Notification.channel == Channel.push,
+            Notification.not_before <= now,
+            Notification.status != DeliveryStatus.cancelled,
+        ]
+
+    async def list_for_account(
+        self,
+        account_id: uuid.UUID,
+        *,
+        lang: str,
+        limit: int = 20,
+        cursor: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> InboxPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
+        now = now or dt.datetime.now(dt.UTC)
+        query = select(Notification).where(*self._visible(account_id, now))
+        if cursor:
+            created_at, item_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    Notification.created_at < created_at,
+                    and_(Notification.created_at == created_at, Notification.id < item_id),
+                )
+            )
+        query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
+        rows = list((await self.session.scalars(query)).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [self._item(row, lang) for row in rows]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return InboxPage(items=items, next_cursor=next_cursor)
+
+    async def mark_read(
+        self, account_id: uuid.UUID, notification_id: uuid.UUID, *, lang: str, now: dt.datetime | None = None
+    ) -> InboxItem:
+        now = now or dt.datetime.now(dt.UTC)
+        # COALESCE keeps the first read time when the app marks an item read twice.
+        stmt = (
+            update(Notification)
+            .where(Notification.id == notification_id, *self._visible(account_id, now))
+            .values(read_at=func.coalesce(Notification.read_at, now))
+            .returning(Notification)
+        )
+        row = (await self.session.scalars(stmt, execution_options={"populate_existing": True})).one_or_none()
+        if row is None:
+            raise NotFound("no such notification", code="notification_not_found")
+        return self._item(row, lang)
+
+    @staticmethod
+    def _item(row: Notification, lang: str) -> InboxItem:
+        template = get_template(row.template_key)
+        return InboxItem(
+            id=row.id,
+            kind=row.kind,
+            title=template.render_title(lang),
+            body=template.render_detail(lang, row.params),
+            citizen_id=row.citizen_id,
+            created_at=row.created_at,
+            read_at=row.read_at,
+        )

@@ -1,0 +1,268 @@
+"""The delivery worker: claim due notifications, deliver them, record what happened.
+
+Several workers may run at once: claims use ``FOR UPDATE SKIP LOCKED`` so no row is claimed twice, and every
+claim is a lease (``locked_until`` + ``lease_id``). A worker that dies mid-batch loses nothing: its leases run
+out and another worker reclaims the rows. Outcomes are written only under the writer's own lease, so a stalled
+worker that wakes up late cannot overwrite the reclaiming worker's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import bindparam, case, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.logging import get_logger
+from core.models import Account, Channel, DeliveryStatus, Device, Notification
+from core.outbox import OUTBOX_CHANNEL, VN_TZ
+from notifications.dispatcher import BatchReport, ClaimedRow, DeviceRow, Dispatcher
+
+log = get_logger("phr.worker")
+Clock = Callable[[], dt.datetime]
+notifications = Notification.__table__
+
+CLAIM_SQL = text(
+    """
+    WITH due AS (
+        SELECT id FROM notifications
+        WHERE (status = 'pending' AND next_attempt_at <= :now)
+           OR (status = 'sending' AND locked_until < :now)
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE notifications AS n
+    SET status = 'sending', locked_until = :lease_until, lease_id = :lease_id, attempts = n.attempts + 1
+    FROM due
+    WHERE n.id = due.id
+    RETURNING n.id, n.channel, n.account_id, n.phone, n.kind, n.template_key, n.params, n.sealed, n.attempts,
+              n.expires_at
+    """
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        dispatcher: Dispatcher,
+        *,
+        batch_size: int = 500,
+        lease: dt.timedelta = dt.timedelta(seconds=120),
+        poll_interval: float = 5.0,
+        shutdown_grace: float = 20.0,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = database
+        self.dispatcher = dispatcher
+        self.batch_size = batch_size
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.shutdown_grace = shutdown_grace
+        self.clock = clock
+        self.wake = asyncio.Event()
+        self.delivered = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain due rows, then sleep until NOTIFY, the poll interval, or ``stop``."""
+        listener = asyncio.create_task(self._listen(stop))
+        try:
+            while not stop.is_set():
+                claimed = await self.run_once(stop)
+                if claimed >= self.batch_size:
+                    continue  # more is probably waiting
+                self.wake.clear()
+                waiters = [asyncio.create_task(self.wake.wait()), asyncio.create_task(stop.wait())]
+                await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """One batch: claim, deliver outside any transaction, record. Returns how many rows were claimed."""
+        lease_id = uuid.uuid4()
+        rows, devices = await self._claim(lease_id)
+        if not rows:
+            return 0
+        delivery = asyncio.create_task(self.dispatcher.deliver(rows, devices, self.clock()))
+        report = await self._finish_or_release(delivery, lease_id, stop)
+        if report is not None:
+            await self._record(report, lease_id)
+        return len(rows)
+
+    async def _finish_or_release(
+        self, delivery: asyncio.Task[BatchReport], lease_id: uuid.UUID, stop: asyncio.Event | None
+    ) -> BatchReport | None:
+        """On shutdown the batch gets ``shutdown_grace`` seconds to finish; otherwise its rows are handed back."""
+        if stop is None:
+            return await delivery
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([delivery, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not delivery.done():
+                await asyncio.wait([delivery], timeout=self.shutdown_grace)
+            if delivery.done():
+                return delivery.result()
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
+            await self.release(lease_id)
+            return None
+        finally:
+            stopping.cancel()
+
+    async def _claim(self, lease_id: uuid.UUID) -> tuple[list[ClaimedRow], list[DeviceRow]]:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                CLAIM_SQL,
+                {"now": now, "limit": self.batch_size, "lease_until": now + self.lease, "lease_id": lease_id},
+            )
+            raw = result.mappings().all()
+            if not raw:
+                return [], []
+            account_ids = list({r["account_id"] for r in raw if r["account_id"] is not None})
+            accounts = await self._accounts(session, account_ids)
+            devices = await self._devices(session, [r["account_id"] for r in raw if r["channel"] == "push"])
+        rows = [
+            ClaimedRow(
+                id=r["id"],
+                channel=r["channel"],
+                account_id=r["account_id"],
+                phone=r["phone"] or accounts.get(r["account_id"], (None, "vi"))[0],
+                locale=accounts.get(r["account_id"], (None, "vi"))[1],
+                kind=r["kind"],
+                template_key=r["template_key"],
+                params=r["params"] or {},
+                sealed=r["sealed"],
+                attempts=r["attempts"],
+                expires_at=r["expires_at"],
+            )
+            for r in raw
+        ]
+        return rows, devices
+
+    @staticmethod
+    async def _accounts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+        if not ids:
+            return {}
+        found = await session.execute(select(Account.id, Account.phone, Account.locale).where(Account.id.in_(ids)))
+        return {row.id: (row.phone, row.locale) for row in found}
+
+    @staticmethod
+    async def _devices(session: AsyncSession, account_ids: list[uuid.UUID | None]) -> list[DeviceRow]:
+        ids = list({a for a in account_ids if a is not None})
+        if not ids:
+            return []
+        found = await session.execute(
+            select(Device.id, Device.account_id, Device.token, Device.platform, Device.locale).where(
+                Device.account_id.in_(ids)
+            )
+        )
+        return [DeviceRow(r.id, r.account_id, r.token, r.platform.value, r.locale) for r in found]
+
+    async def _record(self, report: BatchReport, lease_id: uuid.UUID) -> None:
+        now = self.clock()
+        params: list[dict[str, Any]] = [
+            {
+                "b_id": o.id,
+                "b_status": o.status.value,
+                "b_next": o.next_attempt_at or now,
+                "b_error": o.error,
+                "b_sent_at": now if o.status is DeliveryStatus.sent else None,
+                "b_refund": 1 if o.refund_attempt else 0,
+                "b_final": o.status is not DeliveryStatus.pending,
+            }
+            for o in report.outcomes
+        ]
+        async with self.db.transaction() as session:
+            if params:
+                stmt = (
+                    update(notifications)
+                    .where(notifications.c.id == bindparam("b_id"), notifications.c.lease_id == lease_id)
+                    .values(
+                        status=bindparam("b_status", type_=notifications.c.status.type),
+                        next_attempt_at=bindparam("b_next"),
+                        last_error=bindparam("b_error"),
+                        sent_at=bindparam("b_sent_at"),
+                        attempts=notifications.c.attempts - bindparam("b_refund"),
+                        locked_until=None,
+                        lease_id=None,
+                        # A sealed value (an OTP code) has no reason to outlive its delivery.
+                        sealed=case((bindparam("b_final"), None), else_=notifications.c.sealed),
+                    )
+                )
+                await session.execute(stmt, params)
+            if report.dead_devices:
+                await session.execute(delete(Device).where(Device.id.in_(report.dead_devices)))
+        self.delivered += sum(1 for o in report.outcomes if o.status is DeliveryStatus.sent)
+
+    async def release(self, lease_id: uuid.UUID) -> int:
+        """Hand a batch back untouched (shutdown): pending again, the attempt not counted."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(notifications)
+                .where(notifications.c.lease_id == lease_id, notifications.c.status == DeliveryStatus.sending)
+                .values(
+                    status=DeliveryStatus.pending,
+                    locked_until=None,
+                    lease_id=None,
+                    attempts=notifications.c.attempts - 1,
+                    next_attempt_at=self.clock(),
+                )
+            )
+        released: int = result.rowcount  # type: ignore[attr-defined]
+        log.info("batch released on shutdown", rows=released)
+        return released
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """LISTEN on the outbox channel so new rows go out at once; polling covers a lost connection."""
+        while not stop.is_set():
+            try:
+                async with self.db.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    driver: Any = raw.driver_connection
+
+                    def on_notify(*_: object) -> None:
+                        self.wake.set()
+
+                    await driver.add_listener(OUTBOX_CHANNEL, on_notify)
+                    try:
+                        await stop.wait()
+                    finally:
+                        await driver.remove_listener(OUTBOX_CHANNEL, on_notify)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the poll loop keeps working; try to listen again shortly
+                log.warning("outbox listener lost", error=type(exc).__name__)
+                await asyncio.sleep(self.poll_interval)
+
+
+async def sms_sent_today(database: Database, clock: Clock = utcnow) -> int:
+    """SMS sent since local midnight (Asia/Ho_Chi_Minh): the daily budget counter, kept in PostgreSQL."""
+    local_midnight = dt.datetime.combine(clock().astimezone(VN_TZ).date(), dt.time(0), VN_TZ)
+    async with database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.channel == Channel.sms,
+                Notification.status == DeliveryStatus.sent,
+                Notification.sent_at >= local_midnight,
+            )
+        )
+    return int(count or 0)
