@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -88,10 +89,10 @@ class Dispatcher:
         self.rate = rate_per_second
         # The burst covers one full FCM call, so a batch is never split by the bucket itself.
         self.bucket = TokenBucket(rate_per_second, burst=max(float(MAX_BATCH), rate_per_second))
-        clock = {"now": monotonic} if monotonic else {}
+        mono = monotonic or time.monotonic
         # One circuit per platform (APNs / web-push credentials) and one for our own Google credentials.
-        self.circuits = {p: CircuitBreaker(failure_threshold=1, cooldown_seconds=300, **clock) for p in PLATFORMS}
-        self.auth_circuit = CircuitBreaker(failure_threshold=1, cooldown_seconds=300, **clock)
+        self.circuits = {p: CircuitBreaker(failure_threshold=1, cooldown_seconds=300, now=mono) for p in PLATFORMS}
+        self.auth_circuit = CircuitBreaker(failure_threshold=1, cooldown_seconds=300, now=mono)
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.quota_slowdowns = 0
 

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import os
-import re
 import uuid
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +45,8 @@ import google.oauth2.credentials
 import httpx
 from firebase_admin import credentials, exceptions, messaging
 from google.auth.transport.requests import Request as GoogleAuthRequest
+
+from notifications.retry_after import parse_retry_after
 
 MAX_BATCH: Final = 500  # send_each_async's own limit
 MAX_TTL_SECONDS: Final = 28 * 24 * 3600  # FCM's maximum message lifetime
@@ -271,19 +271,3 @@ def _to_result(response: messaging.SendResponse) -> PushResult:
         return PushResult(False, None, code, None, None, token_invalid)
     retry_after = parse_retry_after(http.headers.get("Retry-After"))
     return PushResult(False, None, code, retry_after, http.status_code, token_invalid)
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP-date (RFC 9110); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP-dates are always GMT
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())

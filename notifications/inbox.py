@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Invalid, NotFound
@@ -56,7 +56,7 @@ class InboxService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _visible(self, account_id: uuid.UUID, now: dt.datetime) -> list[object]:
+    def _visible(self, account_id: uuid.UUID, now: dt.datetime) -> list[ColumnElement[bool]]:
         # Scheduled reminders appear when they are due; cancelled ones (an appointment that went away) never.
         return [
             Notification.account_id == account_id,

@@ -8,7 +8,6 @@ exception messages or results; only ``ConsoleSmsSender`` prints a text, by desig
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
 import sys
 import time
@@ -21,7 +20,9 @@ import httpx
 
 from core.identifiers import InvalidIdentifier, mask_phone
 from core.logging import get_logger
+from core.outbox import VN_TZ
 from notifications.circuit import CircuitBreaker
+from notifications.retry_after import parse_retry_after
 
 log = get_logger("phr.notifications.sms")
 
@@ -35,7 +36,6 @@ DEFAULT_BODY_TEMPLATE: Final[Mapping[str, Any]] = {
 PLACEHOLDERS: Final = frozenset({"phone", "phone_local", "text", "brandname", "request_id"})
 SENDER_KINDS: Final = ("console", "http")
 # Vietnam has had no daylight saving time since 1975: local midnight is always 17:00 UTC.
-VN_TZ: Final = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 _E164_VN_MOBILE_RE = re.compile(r"\+84[35789][0-9]{8}")
@@ -262,25 +262,6 @@ def render_template(template: Any, values: Mapping[str, str]) -> Any:
     if isinstance(template, list | tuple):
         return [render_template(item, values) for item in template]
     return template
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP-date (RFC 9110); None if absent or malformed.
-
-    Same rules as notifications.fcm_client's, kept separate so sending an SMS does not import firebase_admin.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"[0-9]+", value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP-dates are always GMT
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 def seconds_until_vn_midnight(now: dt.datetime) -> float:

@@ -13,9 +13,9 @@ import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -26,7 +26,7 @@ from notifications.dispatcher import BatchReport, ClaimedRow, DeviceRow, Dispatc
 
 log = get_logger("phr.worker")
 Clock = Callable[[], dt.datetime]
-notifications = Notification.__table__
+notifications = cast(Table, Notification.__table__)
 
 CLAIM_SQL = text(
     """
