@@ -8,6 +8,7 @@ from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
+from core.errors import DomainError
 from core.settings import Settings
 
 
@@ -28,5 +29,17 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     success the client would trust.
     """
     db: Database = state.db
-    async with db.sessionmaker() as session, session.begin():
-        yield session
+    async with db.sessionmaker() as session:
+        try:
+            yield session
+        except DomainError as exc:
+            if exc.keep_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()

@@ -21,12 +21,16 @@ class DomainError(Exception):
         code: str | None = None,
         field: str | None = None,
         extra: dict[str, object] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(detail or self.family)
         self.detail = detail
         self.code = code or self.family
         self.field = field
         self.extra = extra or {}
+        # Some refusals must still be recorded: a wrong code counts as an attempt, a reused refresh token
+        # revokes its session. Those errors ask the request's transaction to commit before the 4xx goes out.
+        self.keep_changes = keep_changes
 
 
 class NotFound(DomainError):
@@ -68,8 +72,10 @@ class Excluded(Invalid):
 class RateLimited(DomainError):
     family = "rate-limited"
 
-    def __init__(self, detail: str = "", *, retry_after: int, code: str | None = None) -> None:
-        super().__init__(detail, code=code)
+    def __init__(
+        self, detail: str = "", *, retry_after: int, code: str | None = None, keep_changes: bool = False
+    ) -> None:
+        super().__init__(detail, code=code, keep_changes=keep_changes)
         self.retry_after = retry_after
 
 

@@ -44,6 +44,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str = ""
     # PEM of the EC P-256 key that signs access tokens (issue: identity).
     jwt_private_key_pem: str = ""
+    # Public PEMs of retired signing keys, still accepted until their last tokens expire (key rotation).
+    jwt_previous_public_keys: str = ""
+    # May /v1/auth/link create a new citizen (part A) when no record matches? The province decides.
+    self_registration: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     # Delivery (notifications/). "log" and "console" print instead of sending: the development defaults.
     push_sender: Literal["log", "fcm"] = "log"
@@ -79,6 +83,15 @@ def _int(name: str, raw: str) -> int:
         raise SettingsError(f"{name} must be an integer") from exc
 
 
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false")
+
+
 def _float(name: str, raw: str) -> float:
     try:
         return float(raw)
@@ -100,6 +113,8 @@ ENV_VARS: dict[str, str] = {
     "PHR_DB_MAX_OVERFLOW": "db_max_overflow",
     "PHR_SECRET_KEY": "secret_key",
     "PHR_JWT_PRIVATE_KEY": "jwt_private_key_pem",
+    "PHR_JWT_PREVIOUS_PUBLIC_KEYS": "jwt_previous_public_keys",
+    "PHR_SELF_REGISTRATION": "self_registration",
     "PHR_PUBLIC_BASE_URL": "public_base_url",
     "PHR_PUSH_SENDER": "push_sender",
     "PHR_FCM_CREDENTIALS_FILE": "fcm_credentials_file",
@@ -127,9 +142,10 @@ _INT_FIELDS = {
     "worker_batch_size",
     "worker_lease_seconds",
 }
+_BOOL_FIELDS = {"self_registration"}
 _FLOAT_FIELDS = {"push_rate_per_second", "worker_poll_seconds"}
 _SECRET_FIELDS = ("secret_key", "jwt_private_key_pem")
-_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value")  # may be given as PHR_…_FILE
+_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value", "jwt_previous_public_keys")  # may be given as PHR_…_FILE
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -143,7 +159,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             raw = _read_secret_file(f"{var}_FILE", environ[f"{var}_FILE"])
         if raw is None or raw == "":
             continue
-        values[field] = _int(var, raw) if field in _INT_FIELDS else _float(var, raw) if field in _FLOAT_FIELDS else raw
+        if field in _BOOL_FIELDS:
+            values[field] = _bool(var, raw)
+        else:
+            values[field] = _int(var, raw) if field in _INT_FIELDS else _float(var, raw) if field in _FLOAT_FIELDS else raw
     values.update(overrides)
     try:
         settings = msgspec.convert(values, Settings, strict=False, dec_hook=_decode_path)

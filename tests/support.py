@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.identity.tokens import mint_access_token
+from core.identity.sessions import SessionService
+from core.models import SubjectKind
 from core.settings import Settings
 
 
@@ -40,6 +42,10 @@ async def serving(app: Litestar, *, raise_app_exceptions: bool = True) -> AsyncI
         await task
 
 
-def bearer(settings: Settings, account_id: uuid.UUID, **kwargs: Any) -> dict[str, str]:
-    """Headers of a request made by ``account_id`` (the identity issue adds real logins)."""
-    return {"Authorization": f"Bearer {mint_access_token(settings.jwt_private_key_pem, account_id, **kwargs)}"}
+async def login(
+    session: AsyncSession, settings: Settings, account_id: uuid.UUID, *, now: dt.datetime | None = None
+) -> dict[str, str]:
+    """Headers of a request made by ``account_id`` through a real session (as the OTP login would create)."""
+    pair = await SessionService(session, settings, now=now).start(SubjectKind.account, account_id, method="test")
+    await session.flush()
+    return {"Authorization": f"Bearer {pair.access_token}"}

@@ -6,7 +6,8 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Enum, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, created_at, uuid_pk
@@ -52,5 +53,40 @@ class Clinician(Base):
     role: Mapped[StaffRole] = mapped_column(Enum(StaffRole, name="staff_role"))
     username: Mapped[str] = mapped_column(String(60), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id
+    # The TOTP secret, sealed with the service key (core/crypto.py); set when enrolment is confirmed.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_pending_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # enrolment started, not confirmed
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column()
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a TOTP code is accepted once
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)  # the province IdP's "sub"
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[dt.datetime] = created_at()
+
+
+class RecoveryCode(Base):
+    """One-time codes a clinician keeps on paper in case the TOTP phone is lost; stored as keyed hashes."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    clinician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinicians.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = created_at()
+
+
+class MachineClient(Base):
+    """A hospital or immunization system that pushes data in (client credentials, never a person's token)."""
+
+    __tablename__ = "machine_clients"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_id: Mapped[str] = mapped_column(String(80), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    name: Mapped[str] = mapped_column(String(200))
+    facility_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("facilities.id"))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[dt.datetime] = created_at()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.ids import uuid7
 from core.models import Account, AccountStatus, Device
 from core.settings import Settings
-from tests.support import bearer
+from tests.support import login
 
 TOKEN = "fcm-token-" + "x" * 140
 INSTALLATION = "inst-0001-abcdef"
@@ -48,7 +48,7 @@ async def test_expired_token_is_401(client: httpx.AsyncClient, session: AsyncSes
     account = await make_account(session, "+84905100001")
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)
     response = await client.put(
-        f"/v1/devices/{INSTALLATION}", json=body(), headers=bearer(settings, account.id, now=old)
+        f"/v1/devices/{INSTALLATION}", json=body(), headers=await login(session, settings, account.id, now=old)
     )
     assert response.status_code == 401
 
@@ -57,13 +57,15 @@ async def test_a_locked_account_loses_access_at_once(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     account = await make_account(session, "+84905100002", AccountStatus.locked)
-    response = await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=bearer(settings, account.id))
+    response = await client.put(
+        f"/v1/devices/{INSTALLATION}", json=body(), headers=await login(session, settings, account.id)
+    )
     assert response.status_code == 401
 
 
 async def test_register_then_refresh(client: httpx.AsyncClient, session: AsyncSession, settings: Settings) -> None:
     account = await make_account(session, "+84905100003")
-    auth = bearer(settings, account.id)
+    auth = await login(session, settings, account.id)
     first = await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=auth)
     assert first.status_code == 200
     assert first.json()["platform"] == "android"
@@ -80,8 +82,8 @@ async def test_an_installation_moves_to_the_account_that_logs_in_on_it(
 ) -> None:
     mother = await make_account(session, "+84905100004")
     father = await make_account(session, "+84905100005")
-    await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=bearer(settings, mother.id))
-    await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=bearer(settings, father.id))
+    await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=await login(session, settings, mother.id))
+    await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=await login(session, settings, father.id))
     assert [d.account_id for d in await devices(session)] == [father.id]
 
 
@@ -89,7 +91,7 @@ async def test_a_token_seen_under_a_new_installation_replaces_the_old_row(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     account = await make_account(session, "+84905100006")
-    auth = bearer(settings, account.id)
+    auth = await login(session, settings, account.id)
     await client.put("/v1/devices/inst-old-00001", json=body(), headers=auth)
     await client.put("/v1/devices/inst-new-00001", json=body(), headers=auth)
     assert [d.installation_id for d in await devices(session)] == ["inst-new-00001"]
@@ -100,11 +102,11 @@ async def test_delete_own_device_and_not_anothers(
 ) -> None:
     owner = await make_account(session, "+84905100007")
     stranger = await make_account(session, "+84905100008")
-    await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=bearer(settings, owner.id))
-    response = await client.delete(f"/v1/devices/{INSTALLATION}", headers=bearer(settings, stranger.id))
+    await client.put(f"/v1/devices/{INSTALLATION}", json=body(), headers=await login(session, settings, owner.id))
+    response = await client.delete(f"/v1/devices/{INSTALLATION}", headers=await login(session, settings, stranger.id))
     assert response.status_code == 404, "another account's device does not exist for the caller"
     assert len(await devices(session)) == 1
-    response = await client.delete(f"/v1/devices/{INSTALLATION}", headers=bearer(settings, owner.id))
+    response = await client.delete(f"/v1/devices/{INSTALLATION}", headers=await login(session, settings, owner.id))
     assert response.status_code == 204
     assert await devices(session) == []
 
@@ -124,7 +126,9 @@ async def test_bad_registrations_are_4xx_and_store_nothing(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, installation: str, payload: dict[str, object]
 ) -> None:
     account = await make_account(session, "+84905100009")
-    response = await client.put(f"/v1/devices/{installation}", json=payload, headers=bearer(settings, account.id))
+    response = await client.put(
+        f"/v1/devices/{installation}", json=payload, headers=await login(session, settings, account.id)
+    )
     # Malformed JSON fields are 400 (schema), a malformed installation id in the path 422 (service rule).
     assert response.status_code == (422 if installation != INSTALLATION else 400)
     assert response.headers["content-type"] == "application/problem+json"

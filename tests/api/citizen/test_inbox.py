@@ -11,7 +11,7 @@ from core.ids import uuid7
 from core.models import Account, DeliveryStatus, Notification
 from core.outbox import Draft, notify, notify_many
 from core.settings import Settings
-from tests.support import bearer
+from tests.support import login
 
 DAYTIME = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)  # 10:00 in Quảng Ngãi, already past
 
@@ -40,7 +40,7 @@ async def test_the_inbox_pages_newest_first_without_gaps(
 ) -> None:
     account = await make_account(session, "+84905200001")
     ids = await fill(session, account, 45)
-    auth = bearer(settings, account.id)
+    auth = await login(session, settings, account.id)
     seen: list[str] = []
     cursor = None
     pages = 0
@@ -87,7 +87,9 @@ async def test_inbox_items_are_localised_and_show_only_what_is_due_and_mine(
     await session.execute(
         update(Notification).where(Notification.dedupe_key == "gone").values(status=DeliveryStatus.cancelled)
     )
-    response = await client.get("/v1/notifications", headers=bearer(settings, me.id) | {"Accept-Language": "en"})
+    response = await client.get(
+        "/v1/notifications", headers=await login(session, settings, me.id) | {"Accept-Language": "en"}
+    )
     [item] = response.json()["items"]
     assert item["title"] == "Appointment reminder"
     assert item["body"] == "Appointment at 08:30 25/11, TYT Nghĩa Kỳ."
@@ -100,13 +102,15 @@ async def test_mark_read_is_idempotent_and_private(
     me = await make_account(session, "+84905200004")
     other = await make_account(session, "+84905200005")
     [nid] = await fill(session, me, 1)
-    assert (await client.post(f"/v1/notifications/{nid}/read", headers=bearer(settings, other.id))).status_code == 404
-    first = await client.post(f"/v1/notifications/{nid}/read", headers=bearer(settings, me.id))
+    assert (
+        await client.post(f"/v1/notifications/{nid}/read", headers=await login(session, settings, other.id))
+    ).status_code == 404
+    first = await client.post(f"/v1/notifications/{nid}/read", headers=await login(session, settings, me.id))
     assert first.status_code == 200
     assert first.json()["read_at"] is not None
-    again = await client.post(f"/v1/notifications/{nid}/read", headers=bearer(settings, me.id))
+    again = await client.post(f"/v1/notifications/{nid}/read", headers=await login(session, settings, me.id))
     assert again.json()["read_at"] == first.json()["read_at"], "the first read time is kept"
-    missing = await client.post(f"/v1/notifications/{uuid7()}/read", headers=bearer(settings, me.id))
+    missing = await client.post(f"/v1/notifications/{uuid7()}/read", headers=await login(session, settings, me.id))
     assert missing.status_code == 404
 
 
@@ -118,7 +122,7 @@ async def test_bad_paging_is_a_4xx_problem(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, params: dict[str, object], status: int
 ) -> None:
     me = await make_account(session, "+84905200006")
-    response = await client.get("/v1/notifications", params=params, headers=bearer(settings, me.id))
+    response = await client.get("/v1/notifications", params=params, headers=await login(session, settings, me.id))
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
 
