@@ -162,7 +162,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if field in _BOOL_FIELDS:
             values[field] = _bool(var, raw)
         else:
-            values[field] = _int(var, raw) if field in _INT_FIELDS else _float(var, raw) if field in _FLOAT_FIELDS else raw
+            values[field] = (
+                _int(var, raw) if field in _INT_FIELDS else _float(var, raw) if field in _FLOAT_FIELDS else raw
+            )
     values.update(overrides)
     try:
         settings = msgspec.convert(values, Settings, strict=False, dec_hook=_decode_path)

@@ -36,7 +36,7 @@ class TokenPair:
     refresh_token: str | None
     expires_in: int
     session_id: uuid.UUID
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +176,7 @@ class SessionService:
     async def end_for_account(self, account_id: uuid.UUID, session_id: uuid.UUID) -> None:
         result = await self.session.execute(
             update(AuthSession)
-            .where(
-                AuthSession.id == session_id, AuthSession.account_id == account_id, AuthSession.revoked_at.is_(None)
-            )
+            .where(AuthSession.id == session_id, AuthSession.account_id == account_id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=self.now, revoke_reason="ended_by_user")
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]

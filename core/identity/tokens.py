@@ -85,9 +85,7 @@ def mint_access_token(
     return jwt.encode({"alg": "ES256", "kid": ring.signing.thumbprint(), "typ": "at+jwt"}, claims, ring.signing)
 
 
-def verify_access_token(
-    pem: str, token: str, *, previous: str = "", now: dt.datetime | None = None
-) -> AccessClaims:
+def verify_access_token(pem: str, token: str, *, previous: str = "", now: dt.datetime | None = None) -> AccessClaims:
     """Signature (by kid), algorithm, issuer, audience and expiry, or ``Unauthenticated`` with nothing to leak."""
     now = now or dt.datetime.now(dt.UTC)
     ring = key_ring(pem, previous)

@@ -1,0 +1,9 @@
+"""Routes for machine clients (HIS, immunization system) under ``/v1/integration``."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from api.integration import token
+
+integration_router = Router(path="/v1/integration", route_handlers=[*token.ROUTES])
