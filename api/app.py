@@ -12,12 +12,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from api.citizen import citizen_router
+from api.citizen import auth_routes, citizen_router
 from api.clinician import clinician_router
 from api.deps import provide_database, provide_db_session, provide_settings
 from api.errors import EXCEPTION_HANDLERS
 from api.health import HealthController
 from api.integration import integration_router
+from api.wellknown import jwks
 from core.db import Database
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
@@ -39,7 +40,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
                 await db.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, citizen_router, clinician_router, integration_router],
+        route_handlers=[HealthController, jwks, *auth_routes, citizen_router, clinician_router, integration_router],
         state=State({"settings": settings, "db": db}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),

@@ -15,7 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core import errors
@@ -208,6 +208,12 @@ def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Res
     return problem_response(request, 503, "unavailable", headers={"Retry-After": "5"}, extra={"retry_after": 5})
 
 
+def handle_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[bytes]:
+    """A uniqueness race the service could not see coming (two requests creating the same thing): 409, not 500."""
+    log.info("integrity conflict", constraint=getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None))
+    return problem_response(request, 409, "conflict", code="conflict")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if _is_connection_failure(exc):
         return handle_database_down(request, exc)
@@ -224,6 +230,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     errors.DomainError: handle_domain_error,
+    IntegrityError: handle_integrity_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -105,6 +105,18 @@ TEMPLATES: dict[str, Template] = {
             ttl=dt.timedelta(days=7),
         ),
         Template(
+            key="delegation_invite",
+            channel="push",
+            kind="delegation",
+            title={"vi": "Lời mời hỗ trợ hồ sơ sức khỏe", "en": "Invitation to help with a health record"},
+            body={
+                "vi": "Bạn được mời hỗ trợ quản lý hồ sơ sức khỏe. Mở ứng dụng để trả lời.",
+                "en": "You were invited to help manage a health record. Open the app to answer.",
+            },
+            urgent=True,
+            ttl=dt.timedelta(days=7),
+        ),
+        Template(
             key="station_message",
             channel="push",
             kind="campaign",

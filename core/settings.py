@@ -65,6 +65,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_batch_size: int = 500
     worker_lease_seconds: int = 120
     worker_poll_seconds: float = 5.0
+    # Clinician single sign-on with the province's OpenID Connect provider; unset issuer = feature off.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    # Must be registered with the provider exactly; default: {public_base_url}/v1/clinician/oidc/callback.
+    oidc_redirect_uri: str | None = None
+    oidc_scopes: str = "openid profile"
 
     @property
     def embedded_database(self) -> bool:
@@ -131,6 +138,11 @@ ENV_VARS: dict[str, str] = {
     "PHR_WORKER_BATCH_SIZE": "worker_batch_size",
     "PHR_WORKER_LEASE_SECONDS": "worker_lease_seconds",
     "PHR_WORKER_POLL_SECONDS": "worker_poll_seconds",
+    "PHR_OIDC_ISSUER": "oidc_issuer",
+    "PHR_OIDC_CLIENT_ID": "oidc_client_id",
+    "PHR_OIDC_CLIENT_SECRET": "oidc_client_secret",
+    "PHR_OIDC_REDIRECT_URI": "oidc_redirect_uri",
+    "PHR_OIDC_SCOPES": "oidc_scopes",
 }
 _INT_FIELDS = {
     "port",
@@ -145,7 +157,7 @@ _INT_FIELDS = {
 _BOOL_FIELDS = {"self_registration"}
 _FLOAT_FIELDS = {"push_rate_per_second", "worker_poll_seconds"}
 _SECRET_FIELDS = ("secret_key", "jwt_private_key_pem")
-_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value", "jwt_previous_public_keys")  # may be given as PHR_…_FILE
+_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value", "jwt_previous_public_keys", "oidc_client_secret")  # may be given as PHR_…_FILE
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -177,6 +189,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         names = ", ".join(var for var, field in ENV_VARS.items() if field in missing)
         raise SettingsError(f"production requires {names}")
     _check_delivery(settings)
+    _check_oidc(settings)
     if missing:
         stored = _load_or_create_dev_secrets(settings.data_dir)
         settings = msgspec.structs.replace(settings, **{f: stored[f] for f in missing})
@@ -197,6 +210,22 @@ def _check_delivery(settings: Settings) -> None:
         raise SettingsError("PHR_WORKER_BATCH_SIZE must be 1..500 (FCM takes at most 500 messages per call)")
     if settings.push_rate_per_second <= 0:
         raise SettingsError("PHR_PUSH_RATE_PER_SECOND must be positive")
+
+
+def _check_oidc(settings: Settings) -> None:
+    if settings.oidc_issuer is None:
+        return
+    if not (settings.oidc_client_id and settings.oidc_client_secret):
+        raise SettingsError("PHR_OIDC_ISSUER needs PHR_OIDC_CLIENT_ID and PHR_OIDC_CLIENT_SECRET")
+    urls = {"PHR_OIDC_ISSUER": settings.oidc_issuer, "PHR_OIDC_REDIRECT_URI": settings.oidc_redirect_uri or ""}
+    for var, url in urls.items():
+        if url and not url.startswith(("https://", "http://")):
+            raise SettingsError(f"{var} must be an absolute http(s) URL")
+        # Codes and ID tokens cross these URLs: plain HTTP is for the loopback fake provider in tests only.
+        if url.startswith("http://") and settings.env == "production":
+            raise SettingsError(f"{var} must use https in production")
+    if "openid" not in settings.oidc_scopes.split():
+        raise SettingsError("PHR_OIDC_SCOPES must include openid")
 
 
 def _read_secret_file(var: str, path: str) -> str:

@@ -1,4 +1,4 @@
-"""The citizen app's routes under ``/v1``, all behind the account guard."""
+"""The citizen app's routes under ``/v1``: public sign-in routes, and everything else behind the account guard."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ from litestar import Router
 from litestar.di import Provide
 
 from api.auth import provide_account
+from api.citizen.account import ACCOUNT_ROUTES
+from api.citizen.auth import AUTH_ROUTES
 from api.citizen.devices import DeviceController
 from api.citizen.inbox import InboxController
 
 citizen_router = Router(
     path="/v1",
-    route_handlers=[DeviceController, InboxController],
+    route_handlers=[*ACCOUNT_ROUTES, DeviceController, InboxController],
     dependencies={"account": Provide(provide_account)},
     security=[{"bearer": []}],
 )
+
+# Public: these are how a citizen gets a token in the first place.
+auth_routes = AUTH_ROUTES

@@ -1,0 +1,109 @@
+"""Linking a logged-in phone to a person: ``POST /v1/auth/link`` {cccd, full_name, date_of_birth}.
+
+- the CCCD, name and birth date match a citizen whose record carries this phone → linked at once;
+- they match a citizen with another (or no) phone → a pending request that a health station confirms in person,
+  because knowing someone's CCCD and birthday is not proof of being them;
+- nobody has that CCCD → a new citizen record (part A) if the province allows self-registration.
+A CCCD that exists with another name or birthday is answered exactly like a pending match (the station sorts it
+out), so the endpoint cannot be used to test which CCCDs exist. Attempts are limited per account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Invalid, NotFound
+from core.identifiers import InvalidIdentifier, parse_cccd
+from core.models import Account, AccountCitizen, Citizen, LinkRequest, Sex
+from core.ratelimit import hit
+
+LINK_ATTEMPTS_PER_DAY = 10
+
+
+class LinkStatus(enum.StrEnum):
+    linked = "linked"
+    pending = "pending"
+    created = "created"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOutcome:
+    status: LinkStatus
+    citizen_id: uuid.UUID | None  # None while pending: nothing about the matched person is revealed
+
+
+def name_key(name: str) -> str:
+    """Case, spacing and diacritics do not matter ("Nguyễn  Văn An" == "nguyen van an"); đ counts as d."""
+    decomposed = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return " ".join(plain.casefold().split())
+
+
+class LinkService:
+    def __init__(self, session: AsyncSession, *, self_registration: bool, now: dt.datetime | None = None) -> None:
+        self.session = session
+        self.self_registration = self_registration
+        self.now = now or dt.datetime.now(dt.UTC)
+
+    async def link(self, account_id: uuid.UUID, *, cccd: str, full_name: str, date_of_birth: dt.date) -> LinkOutcome:
+        try:
+            parsed = parse_cccd(cccd)
+        except InvalidIdentifier as exc:
+            raise Invalid("not a valid CCCD", code=exc.code, field="cccd") from exc
+        if not full_name.strip():
+            raise Invalid("a name is required", code="name_required", field="full_name")
+        if date_of_birth > self.now.date():
+            raise Invalid("date of birth is in the future", code="dob_future", field="date_of_birth")
+        await hit(
+            self.session,
+            f"link:{account_id}",
+            limit=LINK_ATTEMPTS_PER_DAY,
+            window=dt.timedelta(days=1),
+            now=self.now,
+            code="link_limit",
+        )
+        account = await self.session.get(Account, account_id)
+        if account is None:
+            raise NotFound("no such account", code="account_not_found")
+        citizen = await self.session.scalar(select(Citizen).where(Citizen.cccd == parsed.value))
+        if citizen is None:
+            return await self._register(account, parsed.value, full_name, date_of_birth, parsed.sex)
+        same_person = name_key(citizen.full_name) == name_key(full_name) and citizen.date_of_birth == date_of_birth
+        if same_person and citizen.phone == account.phone:
+            await self.session.execute(
+                insert(AccountCitizen).values(account_id=account.id, citizen_id=citizen.id).on_conflict_do_nothing()
+            )
+            return LinkOutcome(LinkStatus.linked, citizen.id)
+        await self.session.execute(
+            insert(LinkRequest)
+            .values(id=uuid.uuid4(), account_id=account.id, citizen_id=citizen.id)
+            .on_conflict_do_nothing(
+                index_elements=["account_id", "citizen_id"], index_where=LinkRequest.status == "pending"
+            )
+        )
+        return LinkOutcome(LinkStatus.pending, None)
+
+    async def _register(
+        self, account: Account, cccd: str, full_name: str, date_of_birth: dt.date, sex: str
+    ) -> LinkOutcome:
+        if not self.self_registration:
+            raise NotFound("no record matches; ask your health station", code="no_matching_record")
+        citizen = Citizen(
+            full_name=" ".join(full_name.split()),
+            sex=Sex(sex),  # digit 4 of the CCCD encodes it; the station corrects it if that was a typo
+            date_of_birth=date_of_birth,
+            cccd=cccd,
+            phone=account.phone,
+        )
+        self.session.add(citizen)
+        await self.session.flush()
+        self.session.add(AccountCitizen(account_id=account.id, citizen_id=citizen.id))
+        return LinkOutcome(LinkStatus.created, citizen.id)
