@@ -14,10 +14,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.citizen import auth_routes, citizen_router
 from api.clinician import clinician_router
-from api.deps import provide_database, provide_db_session, provide_settings
+from api.deps import close_leftover_sessions, provide_database, provide_db_session, provide_settings
 from api.errors import EXCEPTION_HANDLERS
 from api.health import HealthController
 from api.integration import integration_router
+from api.station import station_router
 from api.wellknown import jwks
 from core.db import Database
 from core.logging import configure_logging
@@ -40,7 +41,15 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
                 await db.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, jwks, *auth_routes, citizen_router, clinician_router, integration_router],
+        route_handlers=[
+            HealthController,
+            jwks,
+            *auth_routes,
+            citizen_router,
+            clinician_router,
+            station_router,
+            integration_router,
+        ],
         state=State({"settings": settings, "db": db}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -48,6 +57,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             "db_session": Provide(provide_db_session),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[close_leftover_sessions],
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         # Health data must not sit in shared or browser caches (privacy-and-security.md).

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from litestar.datastructures import State
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -22,14 +24,19 @@ def provide_database(state: State) -> Database:
     return db
 
 
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+OPEN_SESSIONS = "phr.open_db_sessions"
+
+
+async def provide_db_session(state: State, scope: Scope) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed after the handler returns, rolled back if it raises.
 
     Litestar runs this cleanup before the response is sent, so a failed COMMIT becomes a 5xx instead of a
-    success the client would trust.
+    success the client would trust. The session is also registered in the scope for ``close_leftover_sessions``.
     """
     db: Database = state.db
+    leftovers: list[AsyncSession] = cast(dict[str, Any], scope).setdefault(OPEN_SESSIONS, [])
     async with db.sessionmaker() as session:
+        leftovers.append(session)
         try:
             yield session
         except DomainError as exc:
@@ -43,3 +50,23 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+        finally:
+            leftovers.remove(session)
+
+
+def close_leftover_sessions(app: ASGIApp) -> ASGIApp:
+    """Roll back and close sessions whose dependency never got to clean up.
+
+    Litestar only finalises generator dependencies once all of a handler's dependencies are resolved. When a
+    later one raises (a guard refusing the token), the session generator is left suspended until garbage
+    collection, holding its connection and transaction. This middleware ends it as soon as the response is out.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            for session in cast(dict[str, Any], scope).pop(OPEN_SESSIONS, []):
+                await session.close()
+
+    return middleware

@@ -13,7 +13,7 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.identity.sessions import SessionService
-from core.models import SubjectKind
+from core.models import Clinician, SubjectKind
 from core.settings import Settings
 
 
@@ -47,5 +47,17 @@ async def login(
 ) -> dict[str, str]:
     """Headers of a request made by ``account_id`` through a real session (as the OTP login would create)."""
     pair = await SessionService(session, settings, now=now).start(SubjectKind.account, account_id, method="test")
+    await session.flush()
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+async def login_clinician(session: AsyncSession, settings: Settings, clinician: Clinician) -> dict[str, str]:
+    """Headers of a request made by a clinician or station staff member through a real session."""
+    pair = await SessionService(session, settings).start(
+        SubjectKind.clinician,
+        clinician.id,
+        method="test",
+        claims={"role": clinician.role.value, "fac": str(clinician.facility_id)},
+    )
     await session.flush()
     return {"Authorization": f"Bearer {pair.access_token}"}

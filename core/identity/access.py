@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.models import AccountCitizen, Citizen, Delegation, DelegationStatus, Guardianship
+from core.outbox import VN_TZ
 
 SELF_ACCESS_AGE = 14
 MAJORITY_AGE = 18
@@ -117,7 +118,7 @@ async def require_access(
 
 def local_today(now: dt.datetime) -> dt.date:
     # Birthdays turn over at midnight in Vietnam, not in UTC.
-    return (now + dt.timedelta(hours=7)).date()
+    return now.astimezone(VN_TZ).date()
 
 
 __all__ = ["ActingFor", "Relation", "citizens_for_account", "relation_to", "require_access"]

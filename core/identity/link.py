@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Invalid, NotFound
+from core.errors import Conflict, Invalid, NotFound
 from core.identifiers import InvalidIdentifier, parse_cccd
-from core.models import Account, AccountCitizen, Citizen, LinkRequest, Sex
+from core.models import Account, AccountCitizen, Citizen, LinkRequest, LinkRequestStatus, Sex
 from core.ratelimit import hit
 
 LINK_ATTEMPTS_PER_DAY = 10
@@ -107,3 +107,51 @@ class LinkService:
         await self.session.flush()
         self.session.add(AccountCitizen(account_id=account.id, citizen_id=citizen.id))
         return LinkOutcome(LinkStatus.created, citizen.id)
+
+
+class LinkRequestService:
+    """The station side: requests for citizens registered with the station, confirmed in person."""
+
+    def __init__(self, session: AsyncSession, facility_id: uuid.UUID, now: dt.datetime | None = None) -> None:
+        self.session = session
+        self.facility_id = facility_id
+        self.now = now or dt.datetime.now(dt.UTC)
+
+    async def pending(self) -> list[tuple[LinkRequest, Citizen]]:
+        rows = await self.session.execute(
+            select(LinkRequest, Citizen)
+            .join(Citizen, Citizen.id == LinkRequest.citizen_id)
+            .where(LinkRequest.status == LinkRequestStatus.pending, Citizen.home_facility_id == self.facility_id)
+            .order_by(LinkRequest.created_at)
+        )
+        return [(request, citizen) for request, citizen in rows.tuples()]
+
+    async def resolve(
+        self, request_id: uuid.UUID, *, approve: bool, clinician_id: uuid.UUID
+    ) -> tuple[LinkRequest, Citizen]:
+        found = (
+            await self.session.execute(
+                select(LinkRequest, Citizen)
+                .join(Citizen, Citizen.id == LinkRequest.citizen_id)
+                .where(LinkRequest.id == request_id, Citizen.home_facility_id == self.facility_id)
+                .with_for_update(of=LinkRequest)
+            )
+        ).one_or_none()
+        if found is None:
+            raise NotFound("no such link request", code="link_request_not_found")
+        request: LinkRequest = found[0]
+        citizen: Citizen = found[1]
+        if request.status is not LinkRequestStatus.pending:
+            raise Conflict("already resolved", code="link_request_resolved")
+        request.status = LinkRequestStatus.approved if approve else LinkRequestStatus.rejected
+        request.resolved_by = clinician_id
+        request.resolved_at = self.now
+        if approve:
+            account = await self.session.get(Account, request.account_id)
+            assert account is not None
+            # Confirmed in person: this phone now belongs to the person's record.
+            citizen.phone = account.phone
+            await self.session.execute(
+                insert(AccountCitizen).values(account_id=account.id, citizen_id=citizen.id).on_conflict_do_nothing()
+            )
+        return request, citizen

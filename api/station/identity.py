@@ -1,0 +1,113 @@
+"""Station staff confirm phone links in person and record guardians of the children registered with them."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import ClinicianPrincipal
+from api.station.schemas import GuardianshipIn, GuardianshipOut, LinkRequestOut
+from core.identity.guardianship import GuardianshipService
+from core.identity.link import LinkRequestService
+from core.models import Citizen, LinkRequest
+
+
+def _out(request: LinkRequest, citizen: Citizen) -> LinkRequestOut:
+    return LinkRequestOut(
+        request_id=request.id,
+        citizen_id=citizen.id,
+        full_name=citizen.full_name,
+        date_of_birth=citizen.date_of_birth,
+        created_at=request.created_at,
+        status=request.status.value,
+    )
+
+
+class LinkRequestController(Controller):
+    path = "/link-requests"
+    tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
+
+    @get("/", summary="Phone links waiting for an in-person check at this station")
+    async def pending(
+        self, staff: NamedDependency[ClinicianPrincipal], db_session: NamedDependency[AsyncSession]
+    ) -> list[LinkRequestOut]:
+        rows = await LinkRequestService(db_session, staff.facility_id).pending()
+        return [
+            LinkRequestOut(
+                request_id=r.id,
+                citizen_id=c.id,
+                full_name=c.full_name,
+                date_of_birth=c.date_of_birth,
+                created_at=r.created_at,
+                status=r.status.value,
+            )
+            for r, c in rows
+        ]
+
+    @post("/{request_id:uuid}/approve", status_code=200, summary="Confirm: the person showed their papers")
+    async def approve(
+        self,
+        request_id: FromPath[uuid.UUID],
+        staff: NamedDependency[ClinicianPrincipal],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LinkRequestOut:
+        request, citizen = await LinkRequestService(db_session, staff.facility_id).resolve(
+            request_id, approve=True, clinician_id=staff.clinician_id
+        )
+        return _out(request, citizen)
+
+    @post("/{request_id:uuid}/reject", status_code=200, summary="Reject the link request")
+    async def reject(
+        self,
+        request_id: FromPath[uuid.UUID],
+        staff: NamedDependency[ClinicianPrincipal],
+        db_session: NamedDependency[AsyncSession],
+    ) -> LinkRequestOut:
+        request, citizen = await LinkRequestService(db_session, staff.facility_id).resolve(
+            request_id, approve=False, clinician_id=staff.clinician_id
+        )
+        return _out(request, citizen)
+
+
+class GuardianshipController(Controller):
+    path = "/guardianships"
+    tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
+
+    @post("/", status_code=201, summary="Record a parent or legal guardian of a child registered here")
+    async def create(
+        self,
+        data: JSONBody[GuardianshipIn],
+        staff: NamedDependency[ClinicianPrincipal],
+        db_session: NamedDependency[AsyncSession],
+    ) -> GuardianshipOut:
+        link = await GuardianshipService(db_session).create(
+            data.guardian_citizen_id,
+            data.citizen_id,
+            relation=data.relation,
+            source="station",
+            created_by=staff.clinician_id,
+            station_facility_id=staff.facility_id,
+        )
+        return GuardianshipOut(
+            guardianship_id=link.id,
+            guardian_citizen_id=link.guardian_citizen_id,
+            citizen_id=link.citizen_id,
+            relation=link.relation,
+            created_at=link.created_at,
+        )
+
+    @delete("/{guardianship_id:uuid}", status_code=204, summary="End a guardianship (court decision, error)")
+    async def revoke(
+        self,
+        guardianship_id: FromPath[uuid.UUID],
+        staff: NamedDependency[ClinicianPrincipal],
+        db_session: NamedDependency[AsyncSession],
+    ) -> None:
+        await GuardianshipService(db_session).revoke(guardianship_id, station_facility_id=staff.facility_id)
+
+
+ROUTES = [LinkRequestController, GuardianshipController]
