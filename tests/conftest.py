@@ -7,9 +7,12 @@ head, and drops it at the end.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,11 +24,35 @@ from sqlalchemy.pool import NullPool
 
 from api.app import create_app
 from core.db import Database, EmbeddedPostgres, start_embedded_postgres, to_asyncpg_url
+from core.logging import build_formatter, configure_logging
 from core.migrations import upgrade
 from core.settings import Settings, load_settings
 from tests.support import serving
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Secrets the tests handled (OTP codes, refresh tokens, …): none may show up in any log line of the run.
+LEAK_CANARIES: set[str] = set()
+_PHONE_IN_LOG = re.compile(r"(?<![\w+])(?:\+?84|0)[35789][0-9]{8}(?![0-9])")
+_JWT_IN_LOG = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_scan() -> Iterator[None]:
+    """Everything logged during the whole run, through the production formatter, is scanned at the end."""
+    configure_logging("INFO", "json")
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(build_formatter("json"))
+    logging.getLogger().addHandler(handler)
+    yield
+    logging.getLogger().removeHandler(handler)
+    text = buffer.getvalue()
+    leaks = [f"phone {m[-3:]}" for m in _PHONE_IN_LOG.findall(text)]
+    leaks += ["a JWT" for _ in _JWT_IN_LOG.findall(text)]
+    leaks += [f"canary …{c[-3:]}" for c in LEAK_CANARIES if re.search(rf"(?<![0-9.]){re.escape(c)}(?![0-9])", text)]
+    assert leaks == [], f"secrets or personal data in the logs: {leaks[:10]}"
+    assert text, "the scan saw no log line at all: the capture is broken"
 
 
 class PgCluster:

@@ -15,6 +15,7 @@ from core.logging import configure_logging, get_logger, scrub_text
         ("Authorization: Bearer eyJhbGciOiJFUzI1NiJ9.abc.def", "eyJhbGci"),
         ("cccd 051090001234", "051090001234"),
         ("bhxh 5112345678", "5112345678"),
+        ("token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln seen", "eyJzdWIiOiIxIn0"),
     ],
 )
 def test_scrub_text_masks_personal_data(text: str, leak: str) -> None:

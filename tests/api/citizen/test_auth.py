@@ -18,6 +18,7 @@ from core.crypto import unseal
 from core.models import Account, AuthSession, Notification, OtpChallenge
 from core.outbox import SEAL_PURPOSE
 from core.settings import Settings
+from tests.conftest import LEAK_CANARIES
 
 
 async def sent_code(session: AsyncSession, settings: Settings, challenge_id: str) -> str:
@@ -25,6 +26,7 @@ async def sent_code(session: AsyncSession, settings: Settings, challenge_id: str
     row = (await session.scalars(select(Notification).where(Notification.dedupe_key == f"otp:{challenge_id}"))).one()
     assert row.sealed is not None
     code: str = json.loads(unseal(settings.secret_key, SEAL_PURPOSE, row.sealed))["code"]
+    LEAK_CANARIES.add(code)
     return code
 
 
@@ -36,6 +38,7 @@ async def sms_login(
     response = await client.post("/v1/auth/otp/verify", json={"challenge_id": challenge["challenge_id"], "code": code})
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
+    LEAK_CANARIES.update({str(body["access_token"]), str(body["refresh_token"])})
     return body
 
 

@@ -14,6 +14,7 @@ from core.db import Database
 from core.models import AuthSession, Notification, OtpChallenge, PhoneGuard
 from core.outbox import SEAL_PURPOSE
 from core.settings import Settings
+from tests.conftest import LEAK_CANARIES
 from tests.support import serving
 
 
@@ -24,6 +25,7 @@ async def code_for(database: Database, settings: Settings, challenge_id: str) ->
         ).one()
     assert row.sealed is not None
     code: str = json.loads(unseal(settings.secret_key, SEAL_PURPOSE, row.sealed))["code"]
+    LEAK_CANARIES.add(code)
     return code
 
 
