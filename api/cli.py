@@ -1,4 +1,4 @@
-"""The ``phr`` command: serve, worker, migrate, seed-demo.
+"""The ``phr`` command: serve, worker, migrate, seed-demo, machine-client.
 
 This is a composition root (like ``api/app.py``): it turns settings into a running database, app or worker.
 With no ``PHR_DATABASE_URL`` every command starts the embedded PostgreSQL in ``PHR_DATA_DIR/pg`` first.
@@ -16,6 +16,8 @@ import msgspec
 
 from core.db import Database, EmbeddedPostgres, start_embedded_postgres
 from core.demo import demo_logins, seed_demo
+from core.errors import DomainError
+from core.identity.machines import MachineClientService
 from core.logging import configure_logging, get_logger
 from core.migrations import downgrade, upgrade
 from core.settings import Settings, SettingsError, load_settings
@@ -33,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.add_argument("--down", action="store_true", help="downgrade to --revision instead (e.g. base)")
     sub.add_parser("seed-demo", help="insert the made-up Quảng Ngãi demo data if it is not there")
+    add_machine_client_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -58,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(migrate_command(settings, "head"))
         asyncio.run(seed_command(settings))
         return 0
+    if args.command == "machine-client":
+        settings, _server = resolve_database(settings)
+        return asyncio.run(machine_client_create_command(settings, args))
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -90,6 +96,37 @@ async def seed_command(settings: Settings) -> bool:
         return False
     log.info("demo data seeded", citizens=summary.citizens, households=summary.households)
     return True
+
+
+def add_machine_client_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    machine = sub.add_parser("machine-client", help="manage machine clients (HIS, immunization system)")
+    actions = machine.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="register a client; its secret is printed once")
+    create.add_argument("--name", required=True, help="who the client is, e.g. 'HIS Bệnh viện Đa khoa tỉnh'")
+    create.add_argument("--client-id", required=True, help="3–80 of A–Z a–z 0–9 . _ -")
+    create.add_argument("--scopes", required=True, help='space-separated, e.g. "his:episodes:write"')
+    create.add_argument("--facility-code", help="the facility (MA_CSKCB) whose data the client sends, e.g. 51001")
+
+
+async def machine_client_create_command(settings: Settings, args: argparse.Namespace) -> int:
+    db = Database.from_settings(settings)
+    try:
+        async with db.transaction() as session:
+            created = await MachineClientService(session, settings).create(
+                name=args.name, client_id=args.client_id, scopes=args.scopes.split(), facility_code=args.facility_code
+            )
+    except DomainError as exc:
+        print(f"phr: {exc.detail} ({exc.code})", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    log.info("machine client created", client_id=created.client.client_id)
+    # The one time the secret is shown: on stdout for the operator, never in the log.
+    print(f"client_id:     {created.client.client_id}")
+    print(f"client_secret: {created.secret}")
+    print(f"scopes:        {' '.join(created.client.scopes)}")
+    print("Store the secret in the client's configuration now; it cannot be shown again (only a hash is kept).")
+    return 0
 
 
 def serve_command(settings: Settings, *, seed: bool) -> int:

@@ -157,7 +157,8 @@ _INT_FIELDS = {
 _BOOL_FIELDS = {"self_registration"}
 _FLOAT_FIELDS = {"push_rate_per_second", "worker_poll_seconds"}
 _SECRET_FIELDS = ("secret_key", "jwt_private_key_pem")
-_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value", "jwt_previous_public_keys", "oidc_client_secret")  # may be given as PHR_…_FILE
+# May be given as PHR_…_FILE.
+_FILE_FIELDS = (*_SECRET_FIELDS, "sms_gateway_auth_value", "jwt_previous_public_keys", "oidc_client_secret")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -26,6 +26,7 @@ from api.app import create_app
 from core.db import Database, EmbeddedPostgres, start_embedded_postgres, to_asyncpg_url
 from core.logging import build_formatter, configure_logging
 from core.migrations import upgrade
+from core.models import Base
 from core.settings import Settings, load_settings
 from tests.support import serving
 
@@ -163,10 +164,8 @@ async def client(make_app: Callable[..., Litestar]) -> AsyncIterator[httpx.Async
         yield http
 
 
-TRUNCATE_ALL = (
-    "TRUNCATE notifications, devices, insurance_cards, citizens, households, clinicians, facilities, "
-    "admin_units, accounts RESTART IDENTITY CASCADE"
-)
+# Every table the models know (which is every table the migrations make, as test_migrations checks).
+TRUNCATE_ALL = "TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables) + " RESTART IDENTITY CASCADE"
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ class LinkOut(msgspec.Struct):
 
 
 class DeviceKeyIn(msgspec.Struct, forbid_unknown_fields=True):
-    algorithm: Literal["ES256", "EdDSA"]
+    algorithm: Literal["ES256", "Ed25519"]
     public_key: dict[str, str]
     label: Annotated[str, msgspec.Meta(max_length=120)] | None = None
 

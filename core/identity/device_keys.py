@@ -1,6 +1,7 @@
 """Device keys: after an SMS login the app registers a public key from the phone's keystore (unlocked by the
 person's biometrics or PIN); later sessions come from signing a fresh server challenge with it: two factors,
-no SMS. The app signs with JOSE (a compact JWS whose payload is the challenge nonce), ES256 or EdDSA."""
+no SMS. The app signs with JOSE (a compact JWS whose payload is the challenge nonce), ES256 or Ed25519 (RFC 9864's
+fully specified name; the older "EdDSA" is deprecated)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ MAX_KEYS_PER_ACCOUNT = 10
 # A key may be added only by a session that was itself opened with an SMS code, and only soon after: a stolen
 # access token alone must not be able to plant a permanent login key.
 ENROL_WITHIN = dt.timedelta(minutes=15)
-ALLOWED = {"ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519")}
+ALLOWED = {"ES256": ("EC", "P-256"), "Ed25519": ("OKP", "Ed25519")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class IssuedChallenge:
 
 def _public_key(algorithm: str, jwk: dict[str, Any]) -> ECKey | OKPKey:
     if algorithm not in ALLOWED:
-        raise Invalid("algorithm must be ES256 or EdDSA", code="bad_key_algorithm", field="algorithm")
+        raise Invalid("algorithm must be ES256 or Ed25519", code="bad_key_algorithm", field="algorithm")
     kty, crv = ALLOWED[algorithm]
     if jwk.get("kty") != kty or jwk.get("crv") != crv:
         raise Invalid(f"{algorithm} needs a {kty} {crv} key", code="bad_public_key", field="public_key")

@@ -25,8 +25,8 @@ from typing import Any, cast
 import anyio
 import httpx
 import msgspec
-from authlib.oauth2.base import OAuth2Error  # type: ignore[import-untyped]
-from authlib.oauth2.client import OAuth2Client  # type: ignore[import-untyped]
+from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.client import OAuth2Client
 from cryptography.exceptions import InvalidTag
 from joserfc import jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
@@ -153,17 +153,18 @@ class OidcClient:
         return httpx.AsyncClient(timeout=HTTP_TIMEOUT, verify=CACHE.ssl_context, follow_redirects=False)
 
     async def begin(self) -> LoginStart:
-        async with await self.http() as http:
-            metadata = await self.metadata(http)
         flow = FlowState(
             state=secrets.token_urlsafe(32),
             nonce=secrets.token_urlsafe(32),
             verifier=secrets.token_urlsafe(48),  # 64 characters, within RFC 7636's 43..128
             expires_at=int((self.now + FLOW_TTL).timestamp()),
         )
-        url, _ = self._protocol(http, metadata).create_authorization_url(
-            metadata.authorization_endpoint, state=flow.state, code_verifier=flow.verifier, nonce=flow.nonce
-        )
+        async with await self.http() as http:
+            metadata = await self.metadata(http)
+            # Only the S256 challenge goes into the URL; the verifier stays in the sealed cookie.
+            url, _ = self._protocol(http, metadata).create_authorization_url(
+                metadata.authorization_endpoint, state=flow.state, code_verifier=flow.verifier, nonce=flow.nonce
+            )
         return LoginStart(
             authorization_url=url,
             cookie_value=seal_flow(self.settings.secret_key, flow),
@@ -272,8 +273,7 @@ class OidcClient:
 
     async def _keys(self, http: httpx.AsyncClient, uri: str, *, refresh: bool = False) -> KeySet:
         cached = CACHE.jwks.get(uri)
-        age = time.monotonic() - cached[0] if cached else None
-        if cached and age is not None and age < (JWKS_REFETCH_SECONDS if refresh else JWKS_TTL_SECONDS):
+        if cached and time.monotonic() - cached[0] < (JWKS_REFETCH_SECONDS if refresh else JWKS_TTL_SECONDS):
             return cached[1]
         raw = await _get(http, uri)
         try:
@@ -292,10 +292,6 @@ async def _get(http: httpx.AsyncClient, url: str) -> bytes:
     if response.status_code != 200:
         raise _unavailable("provider answered with an error")
     return response.content
-
-
-async def begin_login(settings: Settings) -> LoginStart:
-    return await OidcClient(settings).begin()
 
 
 class OidcLoginService:

@@ -105,7 +105,7 @@ class DeviceKey(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    algorithm: Mapped[str] = mapped_column(String(10))  # ES256 or EdDSA
+    algorithm: Mapped[str] = mapped_column(String(10))  # ES256 or Ed25519
     public_jwk: Mapped[dict[str, str]] = mapped_column(JSONB)
     label: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = created_at()

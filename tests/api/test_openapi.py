@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from litestar import Litestar
 from schemathesis.checks import not_a_server_error
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from api.app import create_app
 from core.db import Database
+from core.migrations import upgrade
 from core.settings import Settings
+from tests.conftest import PgCluster
 
 
 async def test_schema_is_openapi_3_1_and_lists_health(client: httpx.AsyncClient) -> None:
@@ -29,13 +35,22 @@ async def test_interactive_docs_are_served(client: httpx.AsyncClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(settings: Settings, database_url: str) -> Litestar:
+async def fuzz_database_url(pg_cluster: PgCluster) -> AsyncIterator[str]:
+    """Fuzzing commits whatever it manages to create: it gets a database of its own, built by the migrations."""
+    name = await pg_cluster.create_database("phr_fuzz")
+    url = pg_cluster.url(name)
+    engine = create_async_engine(url, poolclass=NullPool)
+    await upgrade(engine)
+    await engine.dispose()
+    yield url
+    await pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(settings: Settings, fuzz_database_url: str) -> Litestar:
     # schemathesis drives the app from its own threads and event loops, so this app gets an engine without a
     # pool (a pooled asyncpg connection belongs to the loop that opened it).
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
-
-    database = Database(create_async_engine(database_url, poolclass=NullPool))
+    database = Database(create_async_engine(fuzz_database_url, poolclass=NullPool))
     return create_app(settings, database)
 
 
