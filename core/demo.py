@@ -11,10 +11,10 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.identity.passwords import PASSWORDS
 from core.models import (
     Account,
     AdminUnit,
@@ -80,7 +80,6 @@ async def seed_demo(session: AsyncSession, *, today: dt.date | None = None) -> D
     session.add(Facility(code=HOSPITAL[0], name=HOSPITAL[1], kind=FacilityKind.hospital, commune_code="21109"))
     await session.flush()
 
-    hasher = PasswordHasher()
     session.add_all(
         [
             Clinician(
@@ -89,14 +88,14 @@ async def seed_demo(session: AsyncSession, *, today: dt.date | None = None) -> D
                 licence_number="000123/QNG-CCHN",
                 role=StaffRole.clinician,
                 username=DEMO_CLINICIAN[0],
-                password_hash=hasher.hash(DEMO_CLINICIAN[1]),
+                password_hash=PASSWORDS.hash(DEMO_CLINICIAN[1]),
             ),
             Clinician(
                 facility_id=stations[0].id,
                 full_name="YS. Lê Thị Demo",
                 role=StaffRole.station_admin,
                 username=DEMO_STATION_ADMIN[0],
-                password_hash=hasher.hash(DEMO_STATION_ADMIN[1]),
+                password_hash=PASSWORDS.hash(DEMO_STATION_ADMIN[1]),
             ),
         ]
     )

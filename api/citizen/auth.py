@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -20,28 +21,13 @@ from api.citizen.schemas import (
     OtpRequest,
     OtpVerify,
     RefreshIn,
-    TokensOut,
 )
 from api.errors import problem_spec
+from api.tokens import TokensOut, client_label, tokens_out
 from core.identity.device_keys import DeviceKeyService
 from core.identity.otp import OtpService
-from core.identity.sessions import SessionService, TokenPair
+from core.identity.sessions import SessionService
 from core.settings import Settings
-
-
-def tokens_out(pair: TokenPair) -> TokensOut:
-    return TokensOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        session_id=pair.session_id,
-    )
-
-
-def client_label(request: Request[Any, Any, Any]) -> str | None:
-    agent = request.headers.get("user-agent")
-    return agent[:120] if agent else None
 
 
 class OtpController(Controller):
@@ -85,15 +71,7 @@ class OtpController(Controller):
         login = await OtpService(db_session, settings).verify(
             data.challenge_id, data.code, client_label=client_label(request)
         )
-        pair = login.tokens
-        return LoginOut(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            token_type=pair.token_type,
-            expires_in=pair.expires_in,
-            session_id=pair.session_id,
-            needs_link=login.needs_link,
-        )
+        return LoginOut(**msgspec.structs.asdict(tokens_out(login.tokens)), needs_link=login.needs_link)
 
 
 class DeviceLoginController(Controller):

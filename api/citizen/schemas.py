@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from api.tokens import TokensOut
+
 InstallationId = Annotated[
     str, msgspec.Meta(max_length=100, description="the app installation id (8–100 of A–Z a–z 0–9 . _ : -)")
 ]
@@ -64,14 +66,6 @@ class OtpChallengeOut(msgspec.Struct):
 class OtpVerify(msgspec.Struct, forbid_unknown_fields=True):
     challenge_id: uuid.UUID
     code: OtpCode
-
-
-class TokensOut(msgspec.Struct, kw_only=True):
-    access_token: str
-    refresh_token: str | None
-    token_type: str
-    expires_in: int
-    session_id: uuid.UUID | None = None
 
 
 class LoginOut(TokensOut, kw_only=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -19,33 +20,18 @@ from api.clinician.schemas import (
     LoginStepOut,
     LoginTokenIn,
     RecoveryCodeIn,
-    TokensOut,
     TotpCodeIn,
     TotpEnrolmentOut,
 )
 from api.errors import problem_spec
+from api.tokens import TokensOut, client_label, tokens_out
 from core.identity.clinicians import ClinicianLoginService
-from core.identity.sessions import TokenPair
 from core.settings import Settings
 
 CODE_ERRORS = {
     401: problem_spec("Wrong code, or the login token is unknown, used or expired; see remaining_attempts"),
     429: problem_spec("Too many failed sign-ins: the account is locked; Retry-After says for how long"),
 }
-
-
-def tokens_out(pair: TokenPair) -> TokensOut:
-    return TokensOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-    )
-
-
-def client_label(request: Request[Any, Any, Any]) -> str | None:
-    agent = request.headers.get("user-agent")
-    return agent[:120] if agent else None
 
 
 class ClinicianLoginController(Controller):
@@ -111,13 +97,8 @@ class ClinicianLoginController(Controller):
         enrolled = await ClinicianLoginService(db_session, settings).confirm_enrolment(
             data.login_token, data.code, client_label=client_label(request)
         )
-        pair = enrolled.tokens
         return EnrolledTokensOut(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            token_type=pair.token_type,
-            expires_in=pair.expires_in,
-            recovery_codes=enrolled.recovery_codes,
+            **msgspec.structs.asdict(tokens_out(enrolled.tokens)), recovery_codes=enrolled.recovery_codes
         )
 
     @post(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import CookieParameter, QueryParameter
@@ -18,6 +17,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import problem_spec
+from api.tokens import TokensOut, tokens_out
 from core.identity.oidc import OidcClient, OidcLoginService
 from core.settings import Settings
 
@@ -28,13 +28,6 @@ _MAX_PARAM = 2048
 ProviderParam = Annotated[str | None, QueryParameter(max_length=_MAX_PARAM)]
 # "state" is a reserved handler argument in Litestar (the app state), hence the renamed argument.
 StateParam = Annotated[str | None, QueryParameter(name="state", max_length=_MAX_PARAM)]
-
-
-class OidcTokens(msgspec.Struct, kw_only=True):
-    access_token: str
-    refresh_token: str | None
-    token_type: str
-    expires_in: int
 
 
 _OFF = problem_spec("Single sign-on is not configured on this deployment (code oidc_disabled)")
@@ -90,18 +83,11 @@ class OidcController(Controller):
         error: ProviderParam = None,
         iss: ProviderParam = None,
         cookie: Annotated[str | None, CookieParameter(name=FLOW_COOKIE, max_length=4096)] = None,
-    ) -> Response[OidcTokens]:
+    ) -> Response[TokensOut]:
         pair = await OidcLoginService(db_session, settings).complete(
             cookie=cookie, state=oauth_state, code=code, error=error, issuer=iss
         )
-        response = Response(
-            OidcTokens(
-                access_token=pair.access_token,
-                refresh_token=pair.refresh_token,
-                token_type=pair.token_type,
-                expires_in=pair.expires_in,
-            )
-        )
+        response = Response(tokens_out(pair))
         response.delete_cookie(FLOW_COOKIE, path=COOKIE_PATH)  # one sign-in per flow state
         return response
 

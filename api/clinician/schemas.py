@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from api.tokens import TokensOut
+
 LoginToken = Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="from POST /login")]
 TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="the 6 digits the authenticator shows")]
 
@@ -42,18 +44,7 @@ class TotpEnrolmentOut(msgspec.Struct, kw_only=True):
     qr_svg: str
 
 
-class TokensOut(msgspec.Struct, kw_only=True):
-    access_token: str
-    refresh_token: str | None
-    token_type: str
-    expires_in: int
-
-
-class EnrolledTokensOut(msgspec.Struct, kw_only=True):
+class EnrolledTokensOut(TokensOut, kw_only=True):
     """Tokens plus the recovery codes, which are shown this once and never again (only hashes are kept)."""
 
-    access_token: str
-    refresh_token: str | None
-    token_type: str
-    expires_in: int
     recovery_codes: list[str]

@@ -14,28 +14,24 @@ process memory, and failures are committed even though the answer is an error (`
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hmac
 import secrets
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
 import anyio.to_thread
 import pyotp
-import qrcode
-import qrcode.image.svg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import keyed_hash, seal, unseal
 from core.errors import Conflict, RateLimited, Unauthenticated
+from core.identity.passwords import PASSWORDS, hash_secret, verify_secret
 from core.identity.sessions import SessionService, TokenPair
 from core.logging import get_logger
 from core.models import Clinician, ClinicianLoginChallenge, RecoveryCode, SubjectKind
+from core.qr import render_qr_svg
 from core.settings import Settings
 
 log = get_logger("phr.identity.clinicians")
@@ -51,46 +47,6 @@ RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 TOTP_PURPOSE = "clinician-totp"
 LOGIN_PURPOSE = "clinician-login-token"
 RECOVERY_PURPOSE = "clinician-recovery-code"
-
-PASSWORDS = PasswordHasher()  # argon2id, RFC 9106 "low memory" profile: 64 MiB, 3 passes
-# Each hash takes 64 MiB; a burst of logins must not take the whole machine's memory with it.
-_HASHING = threading.BoundedSemaphore(4)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return PASSWORDS.hash(secrets.token_urlsafe(16))
-
-
-def _verify_blocking(stored: str | None, secret: str) -> bool:
-    with _HASHING:
-        try:
-            # Without a stored hash (unknown name, no password) a dummy one is checked, so the answer takes as
-            # long as for a real account and response times do not tell which names exist.
-            return PASSWORDS.verify(stored or _dummy_hash(), secret) and stored is not None
-        except (VerificationError, InvalidHashError):
-            return False
-
-
-def _hash_blocking(secret: str) -> str:
-    with _HASHING:
-        return PASSWORDS.hash(secret)
-
-
-async def verify_secret(stored: str | None, secret: str) -> bool:
-    """Check a password or client secret against its argon2 hash, off the event loop."""
-    return await anyio.to_thread.run_sync(_verify_blocking, stored, secret)
-
-
-async def hash_secret(secret: str) -> str:
-    return await anyio.to_thread.run_sync(_hash_blocking, secret)
-
-
-def render_qr_svg(text: str) -> str:
-    """An SVG QR code (qrcode's path factory: no Pillow). Blocking: call it through a thread."""
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage)
-    svg: str = image.to_string(encoding="unicode")
-    return svg
 
 
 def normalize_recovery_code(code: str) -> str:

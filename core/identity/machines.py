@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, DomainError, Invalid, NotFound, Unauthenticated
-from core.identity.clinicians import PASSWORDS, hash_secret, verify_secret
+from core.identity.passwords import PASSWORDS, hash_secret, verify_secret
 from core.identity.tokens import mint_access_token
 from core.logging import get_logger
 from core.models import Facility, MachineClient, SubjectKind

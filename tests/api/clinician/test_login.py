@@ -108,7 +108,7 @@ async def test_an_enrolled_clinician_signs_in_with_a_code(
     token = await password_step(http)
     response = await http.post(f"{LOGIN}/totp", json={"login_token": token, "code": pyotp.TOTP(SECRET).now()})
     assert response.status_code == 200
-    assert set(response.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(response.json()) == {"access_token", "refresh_token", "token_type", "expires_in", "session_id"}
     assert (await http.get("/_test/clinician/me", headers=bearer(response.json()))).status_code == 200
     [method] = (await session.scalars(select(AuthSession.method))).all()
     assert method == "password_totp"

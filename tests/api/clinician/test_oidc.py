@@ -140,7 +140,7 @@ async def test_sign_in_gives_a_token_pair_that_opens_clinician_routes(
 
     assert response.status_code == 200, response.text
     tokens = response.json()
-    assert set(tokens) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(tokens) == {"access_token", "refresh_token", "token_type", "expires_in", "session_id"}
     assert tokens["token_type"] == "Bearer"
     assert tokens["expires_in"] == 900
     assert "phr_oidc" not in http.cookies, "the flow state is cleared once used"

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, DomainError, Invalid, NotFound, Unauthenticated
-from core.identity.clinicians import verify_secret
 from core.identity.machines import (
     KNOWN_SCOPES,
     SCOPE_HIS_EPISODES,
@@ -21,6 +20,7 @@ from core.identity.machines import (
     client_credentials,
     granted_scopes,
 )
+from core.identity.passwords import verify_secret
 from core.identity.tokens import verify_access_token
 from core.settings import Settings
 from tests.core.identity.factories import NOW, make_facility, make_machine_client
