@@ -43,9 +43,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "payload-too-large": ("Dữ liệu gửi lên quá lớn", "Request body too large"),
     "unsupported-media-type": ("Định dạng dữ liệu không được hỗ trợ", "Unsupported media type"),
     "invalid": ("Dữ liệu không hợp lệ", "Invalid data"),
-    "excluded": (
-        "Nội dung này không được lưu trong hồ sơ sức khỏe",
-        "This content may not be stored in the health record",
+    "excluded-category": (
+        "Thông tin thuộc nhóm không được lưu trong hồ sơ sức khỏe điện tử",
+        "This information belongs to a category that is not stored in the electronic health record",
     ),
     "rate-limited": ("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests; try again later"),
     "unavailable": ("Dịch vụ tạm thời gián đoạn, vui lòng thử lại sau", "Service temporarily unavailable"),
@@ -75,6 +75,7 @@ _DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.Unauthenticated: 401,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
+    errors.PreconditionRequired: 428,
     errors.Excluded: 422,
     errors.Invalid: 422,
     errors.RateLimited: 429,

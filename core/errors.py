@@ -66,7 +66,13 @@ class Invalid(DomainError):
 class Excluded(Invalid):
     """Input that the exclusion policy refuses (HIV/AIDS, drug addiction, sex work). Never echo the value."""
 
-    family = "excluded"
+    family = "excluded-category"
+
+
+class PreconditionRequired(DomainError):
+    """An update without ``If-Match``: the client must say which version it edited."""
+
+    family = "precondition-required"
 
 
 class RateLimited(DomainError):

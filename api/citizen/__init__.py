@@ -10,10 +10,11 @@ from api.citizen.account import ACCOUNT_ROUTES
 from api.citizen.auth import AUTH_ROUTES
 from api.citizen.devices import DeviceController
 from api.citizen.inbox import InboxController
+from api.citizen.records import RECORD_ROUTES
 
 citizen_router = Router(
     path="/v1",
-    route_handlers=[*ACCOUNT_ROUTES, DeviceController, InboxController],
+    route_handlers=[*ACCOUNT_ROUTES, *RECORD_ROUTES, DeviceController, InboxController],
     dependencies={"account": Provide(provide_account)},
     security=[{"bearer": []}],
 )

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal, provide_clinician
-from api.station import identity
+from api.station import identity, records
 from core.errors import Forbidden
 from core.models import StaffRole
 from core.settings import Settings
@@ -30,7 +30,7 @@ async def provide_station_staff(
 
 station_router = Router(
     path="/v1/station",
-    route_handlers=[*identity.ROUTES],
+    route_handlers=[*identity.ROUTES, *records.ROUTES],
     dependencies={"staff": Provide(provide_station_staff)},
     security=[{"bearer": []}],
 )

@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Fetch server-side values (updated_at, versions, defaults) with RETURNING at flush: an async session cannot
+    # lazily load them later.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy reads this class attribute
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
         uuid.UUID: UUID(as_uuid=True),
         dt.datetime: DateTime(timezone=True),
