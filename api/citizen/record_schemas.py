@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -126,8 +125,8 @@ class VitalIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     kind: Literal["blood_pressure", "glucose", "weight", "height"]
     measured_at: dt.datetime
-    value: Annotated[Decimal, msgspec.Meta(gt=0, le=1000)]
-    value2: Annotated[Decimal, msgspec.Meta(gt=0, le=300)] | None = None
+    value: Annotated[float, msgspec.Meta(gt=0, le=1000)]
+    value2: Annotated[float, msgspec.Meta(gt=0, le=300)] | None = None
     method: Literal["manual", "device"] = "manual"
 
 

@@ -12,6 +12,7 @@ import binascii
 import datetime as dt
 import enum
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -301,6 +302,9 @@ class RecordController(Controller):
     ) -> dict[str, Any]:
         units = {"blood_pressure": "mm[Hg]", "glucose": "mmol/L", "weight": "kg", "height": "cm"}
         values = msgspec.structs.asdict(data) | {"unit": units[data.kind]}
+        # One decimal, exactly as typed: floats carry binary noise into a NUMERIC column otherwise.
+        values["value"] = Decimal(str(data.value))
+        values["value2"] = Decimal(str(data.value2)) if data.value2 is not None else None
         return await self._add(citizen_id, "vitals", values, account, db_session)
 
     @delete(

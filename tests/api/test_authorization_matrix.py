@@ -33,10 +33,14 @@ from core.models import (
     LinkRequest,
     Platform,
     Sex,
+    Source,
     StaffRole,
     SubjectKind,
 )
 from core.outbox import Draft, notify
+from core.records.corrections import CorrectionService
+from core.records.guard import Actor
+from core.records.service import RecordService
 from core.settings import Settings
 
 ACCOUNTS = ("citizen_a", "citizen_b", "guardian", "delegate")
@@ -145,6 +149,16 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
     link_request = LinkRequest(id=uuid7(), account_id=accounts["delegate"].id, citizen_id=a.id)
     session.add(link_request)
     await session.flush()
+    records = RecordService(session)
+    allergies = {}
+    for key, citizen in (("A", a), ("B", b), ("M", m)):
+        item = await records.add_item(
+            citizen.id, "allergies", {"category": "food", "substance": "tôm"}, actor=Actor(Source.self), path="matrix"
+        )
+        allergies[key] = item.id  # type: ignore[attr-defined]
+    correction = await CorrectionService(session).request(
+        a.id, section="allergies", item_id=None, description="sai thông tin", actor=Actor(Source.self), path="matrix"
+    )
 
     world.ids = {
         "A": a.id,
@@ -158,6 +172,10 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
         "notification_A": note or uuid7(),
         "guardianship_M": guardianship.id,
         "link_request_A": link_request.id,
+        "correction_A": correction.id,
+        "allergy_A": allergies["A"],
+        "allergy_B": allergies["B"],
+        "allergy_M": allergies["M"],
     }
     return world
 
@@ -236,6 +254,10 @@ class Row:
     targets: tuple[str, ...] = ("-",)
     body: Callable[[World, str], Any] | None = None
     params: Callable[[World, str], dict[str, str]] = lambda _w, _t: {}
+
+
+TARGETS = ("A", "B", "M")
+ANYONE_ACTING = acting_for("self", "guardian", "delegate")
 
 
 def citizen(world: World, target: str) -> dict[str, str]:
@@ -324,6 +346,54 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/v1/clinician/oidc/login"): Row(public),
     ("GET", "/v1/clinician/oidc/callback"): Row(public),
     ("POST", "/v1/integration/token"): Row(public),
+    ("GET", "/v1/citizens/{citizen_id}/record"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    ("GET", "/v1/citizens/{citizen_id}/record.fhir"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    ("GET", "/v1/citizens/{citizen_id}/record/sections/{section}"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=lambda w, t: citizen(w, t) | {"section": "allergies"}
+    ),
+    ("PUT", "/v1/citizens/{citizen_id}/record/risk-factors"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"smoking": "no"}
+    ),
+    ("PUT", "/v1/citizens/{citizen_id}/record/reproductive"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"pregnancies": 1}
+    ),
+    ("PUT", "/v1/citizens/{citizen_id}/record/other"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"text": "ổn định"}
+    ),
+    ("PATCH", "/v1/citizens/{citizen_id}/record/contact"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"email": "x@example.vn"}
+    ),
+    ("POST", "/v1/citizens/{citizen_id}/record/allergies"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"category": "food", "substance": "cua"}
+    ),
+    ("POST", "/v1/citizens/{citizen_id}/record/family-history"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"relation": "father", "kind": "diabetes"}
+    ),
+    ("POST", "/v1/citizens/{citizen_id}/record/vitals"): Row(
+        ANYONE_ACTING,
+        targets=TARGETS,
+        params=citizen,
+        body=lambda w, t: {"kind": "weight", "value": 60, "measured_at": "2026-11-01T08:00:00Z"},
+    ),
+    ("DELETE", "/v1/citizens/{citizen_id}/record/sections/{section}/{item_id}"): Row(
+        ANYONE_ACTING,
+        targets=TARGETS,
+        params=lambda w, t: citizen(w, t) | {"section": "allergies", "item_id": str(w.ids[f"allergy_{t}"])},
+    ),
+    ("POST", "/v1/citizens/{citizen_id}/corrections"): Row(
+        ANYONE_ACTING,
+        targets=TARGETS,
+        params=citizen,
+        body=lambda w, t: {"section": "allergies", "description": "thông tin sai"},
+    ),
+    ("GET", "/v1/citizens/{citizen_id}/corrections"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    ("GET", "/v1/vaccines"): Row(any_account),
+    ("GET", "/v1/station/corrections"): Row(station(scoped=False)),
+    ("POST", "/v1/station/corrections/{correction_id}/resolve"): Row(
+        station(scoped=True),
+        params=lambda w, t: {"correction_id": str(w.ids["correction_A"])},
+        body=lambda w, t: {"decision": "reject", "resolution": "đã kiểm tra"},
+    ),
     ("GET", "/v1/station/link-requests"): Row(station(scoped=False)),
     ("POST", "/v1/station/link-requests/{request_id}/approve"): Row(
         station(scoped=True), params=lambda w, t: {"request_id": str(w.ids["link_request_A"])}
