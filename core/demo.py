@@ -25,6 +25,7 @@ from core.models import (
     Household,
     InsuranceCard,
     Sex,
+    Source,
     StaffRole,
     UnitLevel,
 )
@@ -167,7 +168,55 @@ async def seed_demo(session: AsyncSession, *, today: dt.date | None = None) -> D
             )
         )
     await session.flush()
+    await _seed_records(session, citizens, stations, today, rng)
     return DemoSummary(citizens=len(citizens), households=households, facilities=len(stations) + 1)
+
+
+async def _seed_records(
+    session: AsyncSession, citizens: list[Citizen], stations: list[Facility], today: dt.date, rng: random.Random
+) -> None:
+    """A little of each record: birth doses for children, a condition and an examination for older people."""
+    from core.records.guard import Actor
+    from core.records.service import RecordService
+
+    service = RecordService(session)
+    for citizen in citizens:
+        station = Actor(Source.station, facility_id=citizen.home_facility_id or stations[0].id)
+        age = _age(citizen.date_of_birth, today)
+        if age < 6:
+            for code, days in (("HEPB0", 0), ("BCG", 7)):
+                given = citizen.date_of_birth + dt.timedelta(days=days)
+                await service.add_item(
+                    citizen.id,
+                    "vaccinations",
+                    {"vaccine_code": code, "dose_number": 1, "given_on": given, "place": "TYT"},
+                    actor=station,
+                    path="demo",
+                )
+        if age >= 50 and rng.random() < 0.6:
+            await service.add_item(
+                citizen.id,
+                "conditions",
+                {"kind": "hypertension", "icd10": "I10", "detail": "Tăng huyết áp, theo dõi tại trạm"},
+                actor=station,
+                path="demo",
+            )
+            await service.add_examination(
+                citizen.id,
+                {
+                    "examined_on": today - dt.timedelta(days=rng.randint(30, 300)),
+                    "pulse": rng.randint(65, 90),
+                    "bp_systolic": rng.randint(125, 160),
+                    "bp_diastolic": rng.randint(75, 100),
+                    "weight_kg": rng.randint(45, 75),
+                    "height_cm": rng.randint(148, 172),
+                    "conclusion": "Tăng huyết áp, tiếp tục điều trị",
+                    "advice": "Ăn nhạt, tập thể dục",
+                },
+                [{"icd10": "I10", "text": "Tăng huyết áp vô căn", "main": True}],
+                actor=station,
+                path="demo",
+            )
 
 
 def demo_logins() -> list[tuple[str, str]]:

@@ -7,7 +7,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.demo import demo_logins, seed_demo
 from core.identifiers import cccd_warnings, parse_bhyt_card
-from core.models import Account, Citizen, Clinician, Facility, FacilityKind, Household, InsuranceCard
+from core.models import (
+    Account,
+    Citizen,
+    Clinician,
+    Examination,
+    Facility,
+    FacilityKind,
+    Household,
+    InsuranceCard,
+    Vaccination,
+)
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -30,6 +40,9 @@ async def test_demo_is_a_small_quang_ngai_slice(session: AsyncSession) -> None:
     assert any(age(c.date_of_birth) >= 60 for c in citizens), "elderly people"
     assert all(c.household_id is not None for c in citizens)
     assert await session.scalar(select(func.count()).select_from(Clinician)) >= 1
+    # The record has something to show: birth doses for the small children, conditions for older people.
+    assert await session.scalar(select(func.count()).select_from(Vaccination)) >= 2
+    assert await session.scalar(select(func.count()).select_from(Examination)) >= 1
 
 
 async def test_demo_identifiers_are_consistent(session: AsyncSession) -> None:
