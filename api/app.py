@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.citizen import auth_routes, citizen_router
 from api.clinician import clinician_router
+from api.consent import clinician_consent_router
 from api.deps import close_leftover_sessions, provide_database, provide_db_session, provide_settings
 from api.errors import EXCEPTION_HANDLERS
 from api.health import HealthController
@@ -47,6 +48,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             *auth_routes,
             citizen_router,
             clinician_router,
+            clinician_consent_router,
             station_router,
             integration_router,
         ],

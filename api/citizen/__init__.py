@@ -11,10 +11,11 @@ from api.citizen.auth import AUTH_ROUTES
 from api.citizen.devices import DeviceController
 from api.citizen.inbox import InboxController
 from api.citizen.records import RECORD_ROUTES
+from api.consent import CITIZEN_ROUTES as CITIZEN_CONSENT_ROUTES
 
 citizen_router = Router(
     path="/v1",
-    route_handlers=[*ACCOUNT_ROUTES, *RECORD_ROUTES, DeviceController, InboxController],
+    route_handlers=[*ACCOUNT_ROUTES, *RECORD_ROUTES, *CITIZEN_CONSENT_ROUTES, DeviceController, InboxController],
     dependencies={"account": Provide(provide_account)},
     security=[{"bearer": []}],
 )

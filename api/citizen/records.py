@@ -39,8 +39,9 @@ from api.citizen.record_schemas import (
     VitalIn,
 )
 from api.errors import problem_spec
+from core.consent.grants import log_proxy_read
 from core.errors import Invalid, NotFound
-from core.identity.access import require_access
+from core.identity.access import Relation, require_access
 from core.models import Citizen, CorrectionRequest, Source
 from core.models.base import Base
 from core.records import fhir
@@ -140,8 +141,13 @@ class RecordController(Controller):
     tags = ["record"]  # noqa: RUF012 - Litestar reads the class attribute
 
     @staticmethod
-    async def _actor(db_session: AsyncSession, account: AccountPrincipal, citizen_id: uuid.UUID) -> Actor:
-        await require_access(db_session, account.account_id, citizen_id)
+    async def _actor(
+        db_session: AsyncSession, account: AccountPrincipal, citizen_id: uuid.UUID, *, reading: str | None = None
+    ) -> Actor:
+        relation = await require_access(db_session, account.account_id, citizen_id)
+        if reading is not None and relation is not Relation.self:
+            # A guardian or a delegate reading is an access by someone else: the person sees it in the log.
+            await log_proxy_read(db_session, citizen_id, account.account_id, relation.value, [reading])
         return Actor(Source.self, account_id=account.account_id)
 
     @get("/", summary="The whole record (form 831) with completeness")
@@ -151,7 +157,7 @@ class RecordController(Controller):
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
     ) -> RecordOut:
-        await self._actor(db_session, account, citizen_id)
+        await self._actor(db_session, account, citizen_id, reading="record")
         summary = await RecordService(db_session).summary(citizen_id)
         overall, scores = completeness(summary, dt.date.today())
         sections: dict[str, Any] = {
@@ -175,7 +181,7 @@ class RecordController(Controller):
         limit: FromQuery[int] = 20,
         cursor: FromQuery[str | None] = None,
     ) -> Response[Any]:
-        await self._actor(db_session, account, citizen_id)
+        await self._actor(db_session, account, citizen_id, reading=section.value)
         spec = SECTIONS[section.value]
         service = RecordService(db_session)
         if spec.single:
@@ -341,7 +347,7 @@ class FhirController(Controller):
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        await require_access(db_session, account.account_id, citizen_id)
+        await RecordController._actor(db_session, account, citizen_id, reading="record.fhir")
         return fhir.bundle(await RecordService(db_session).summary(citizen_id))
 
 

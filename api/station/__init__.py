@@ -9,6 +9,7 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal, provide_clinician
+from api.consent import STATION_ROUTES as STATION_CONSENT_ROUTES
 from api.station import identity, records
 from core.errors import Forbidden
 from core.models import StaffRole
@@ -30,7 +31,7 @@ async def provide_station_staff(
 
 station_router = Router(
     path="/v1/station",
-    route_handlers=[*identity.ROUTES, *records.ROUTES],
+    route_handlers=[*identity.ROUTES, *records.ROUTES, *STATION_CONSENT_ROUTES],
     dependencies={"staff": Provide(provide_station_staff)},
     security=[{"bearer": []}],
 )

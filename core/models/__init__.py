@@ -20,6 +20,7 @@ from core.models.auth import (
     SubjectKind,
 )
 from core.models.base import Base
+from core.models.consent import AccessEvent, Grant, Share
 from core.models.identity import Account, AccountStatus, Clinician, MachineClient, RecoveryCode, StaffRole
 from core.models.notifications import TERMINAL_STATUSES, Channel, DeliveryStatus, Device, Notification, Platform
 from core.models.people import Citizen, Household, InsuranceCard, Sex
@@ -49,6 +50,7 @@ from core.models.records import (
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "AccessEvent",
     "Account",
     "AccountCitizen",
     "AccountStatus",
@@ -77,6 +79,7 @@ __all__ = [
     "Facility",
     "FacilityKind",
     "FamilyHistory",
+    "Grant",
     "Guardianship",
     "Household",
     "InsuranceCard",
@@ -96,6 +99,7 @@ __all__ = [
     "Reproductive",
     "RiskFactors",
     "Sex",
+    "Share",
     "Source",
     "StaffRole",
     "SubjectKind",

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from core.consent.shares import ShareService
 from core.identity.guardianship import DelegationService, GuardianshipService
 from core.identity.sessions import SessionService
 from core.identity.tokens import mint_access_token
@@ -52,6 +53,7 @@ SAME_FOR_ALL = "same"  # public routes: whoever calls gets what an anonymous cal
 @dataclass
 class World:
     ids: dict[str, uuid.UUID] = field(default_factory=dict)
+    payload: str = ""  # A's unredeemed QR
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -67,6 +69,7 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
         return Citizen(id=uuid7(), full_name=name, sex=Sex.male, date_of_birth=dob, phone=phone, home_facility_id=s1.id)
 
     a = person("A", dt.date(1980, 1, 1), "+84905900001")
+    a.cccd = "051080000001"  # found by break-glass
     b = person("B", dt.date(1982, 1, 1), "+84905900002")
     g = person("G", dt.date(1985, 1, 1), "+84905900003")
     m = person("M", now.date().replace(year=now.year - 5), None)
@@ -156,6 +159,33 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
             citizen.id, "allergies", {"category": "food", "substance": "tôm"}, actor=Actor(Source.self), path="matrix"
         )
         allergies[key] = item.id  # type: ignore[attr-defined]
+    shares = ShareService(session, settings)
+    consent: dict[str, uuid.UUID] = {}
+    doctor = staff["clinician"]
+    for key, person in (("A", a), ("B", b), ("M", m)):
+        issued = await shares.create(
+            person.id,
+            accounts["citizen_a"].id,
+            sections=["allergies", "notes"],
+            access="read_write",
+            duration=dt.timedelta(hours=1),
+            purpose="CAREMGT",
+            passcode=None,
+        )
+        consent[f"share_{key}"] = issued.share.id
+        redeemable = await shares.create(
+            person.id,
+            accounts["citizen_a"].id,
+            sections=["allergies", "notes"],
+            access="read_write",
+            duration=dt.timedelta(hours=1),
+            purpose="CAREMGT",
+            passcode=None,
+        )
+        grant = await shares.redeem(redeemable.payload, None, doctor)
+        consent[f"grant_{key}"] = grant.id
+        if key == "A":
+            world_payload = issued.payload
     correction = await CorrectionService(session).request(
         a.id, section="allergies", item_id=None, description="sai thông tin", actor=Actor(Source.self), path="matrix"
     )
@@ -176,7 +206,9 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
         "allergy_A": allergies["A"],
         "allergy_B": allergies["B"],
         "allergy_M": allergies["M"],
+        **consent,
     }
+    world.payload = world_payload
     return world
 
 
@@ -254,6 +286,29 @@ class Row:
     targets: tuple[str, ...] = ("-",)
     body: Callable[[World, str], Any] | None = None
     params: Callable[[World, str], dict[str, str]] = lambda _w, _t: {}
+
+
+def any_clinician(principal: str, _target: str) -> Any:
+    return ALLOW if principal in ("clinician", "staff_same", "staff_other") else 401
+
+
+def grant_holder(principal: str, _target: str) -> Any:
+    """The world's grants all belong to the clinician: other clinician tokens find nothing."""
+    if principal == "clinician":
+        return ALLOW
+    return 404 if principal in ("staff_same", "staff_other") else 401
+
+
+def clinician_role(principal: str, _target: str) -> Any:
+    if principal == "clinician":
+        return ALLOW
+    return 403 if principal in ("staff_same", "staff_other") else 401
+
+
+def station_admin_only(principal: str, _target: str) -> Any:
+    if principal == "staff_other":  # the station admin (of another station: an empty list, but allowed)
+        return ALLOW
+    return 403 if principal in ("clinician", "staff_same") else 401
 
 
 TARGETS = ("A", "B", "M")
@@ -388,6 +443,53 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/citizens/{citizen_id}/corrections"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
     ("GET", "/v1/vaccines"): Row(any_account),
+    ("POST", "/v1/citizens/{citizen_id}/shares"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"sections": ["allergies"]}
+    ),
+    ("POST", "/v1/citizens/{citizen_id}/shares/{share_id}/rotate"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=lambda w, t: citizen(w, t) | {"share_id": str(w.ids[f"share_{t}"])}
+    ),
+    ("GET", "/v1/citizens/{citizen_id}/grants"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    ("PATCH", "/v1/citizens/{citizen_id}/grants/{grant_id}"): Row(
+        ANYONE_ACTING,
+        targets=TARGETS,
+        params=lambda w, t: citizen(w, t) | {"grant_id": str(w.ids[f"grant_{t}"])},
+        body=lambda w, t: {"expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).isoformat()},
+    ),
+    ("DELETE", "/v1/citizens/{citizen_id}/grants/{grant_id}"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=lambda w, t: citizen(w, t) | {"grant_id": str(w.ids[f"grant_{t}"])}
+    ),
+    ("GET", "/v1/citizens/{citizen_id}/grants/{grant_id}/receipt"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=lambda w, t: citizen(w, t) | {"grant_id": str(w.ids[f"grant_{t}"])}
+    ),
+    ("GET", "/v1/citizens/{citizen_id}/access-log"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    ("POST", "/v1/clinician/shares/redeem"): Row(any_clinician, body=lambda w, t: {"token": w.payload}),
+    ("GET", "/v1/clinician/grants"): Row(any_clinician),
+    ("GET", "/v1/clinician/grants/{grant_id}/record"): Row(
+        grant_holder, targets=TARGETS, params=lambda w, t: {"grant_id": str(w.ids[f"grant_{t}"])}
+    ),
+    ("POST", "/v1/clinician/grants/{grant_id}/notes"): Row(
+        grant_holder,
+        targets=TARGETS,
+        params=lambda w, t: {"grant_id": str(w.ids[f"grant_{t}"])},
+        body=lambda w, t: {"text": "khám định kỳ"},
+    ),
+    ("POST", "/v1/clinician/grants/{grant_id}/examinations"): Row(
+        grant_holder,
+        targets=("A",),
+        params=lambda w, t: {"grant_id": str(w.ids[f"grant_{t}"])},
+        body=lambda w, t: {"examined_on": "2026-11-01"},
+    ),
+    ("POST", "/v1/clinician/grants/{grant_id}/vaccinations"): Row(
+        grant_holder,
+        targets=("A",),
+        params=lambda w, t: {"grant_id": str(w.ids[f"grant_{t}"])},
+        body=lambda w, t: {"vaccine_code": "FLU", "given_on": "2026-11-01"},
+    ),
+    ("POST", "/v1/clinician/emergency-access"): Row(
+        clinician_role, body=lambda w, t: {"identifier": "051080000001", "reason": "bệnh nhân bất tỉnh cần tiền sử"}
+    ),
+    ("GET", "/v1/station/emergency-accesses"): Row(station_admin_only),
     ("GET", "/v1/station/corrections"): Row(station(scoped=False)),
     ("POST", "/v1/station/corrections/{correction_id}/resolve"): Row(
         station(scoped=True),
