@@ -78,6 +78,7 @@ _DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.PreconditionRequired: 428,
     errors.Excluded: 422,
     errors.Invalid: 422,
+    errors.BadRequest: 400,
     errors.RateLimited: 429,
     errors.Unavailable: 503,
 }

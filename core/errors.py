@@ -57,6 +57,12 @@ class PreconditionFailed(DomainError):
     family = "precondition-failed"
 
 
+class BadRequest(DomainError):
+    """A request the server cannot act on as sent (a required header missing)."""
+
+    family = "bad-request"
+
+
 class Invalid(DomainError):
     """Input that is well-formed JSON but breaks a rule (identifier format, date in the future, …)."""
 

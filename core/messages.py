@@ -91,6 +91,20 @@ TEMPLATES: dict[str, Template] = {
             ttl=dt.timedelta(days=2),
         ),
         Template(
+            key="appointment_soon",
+            channel="push",
+            kind="appointment",
+            title={"vi": "Sắp đến giờ hẹn", "en": "Your appointment is soon"},
+            body={
+                "vi": "Lịch hẹn của bạn sắp bắt đầu. Mở ứng dụng để xem chi tiết.",
+                "en": "Your appointment starts soon.",
+            },
+            detail={"vi": "Lịch hẹn lúc {starts_at} tại {facility}.", "en": "Appointment at {starts_at}, {facility}."},
+            params=frozenset({"starts_at", "facility"}),
+            urgent=True,  # two hours ahead it must go now, quiet hours or not
+            ttl=dt.timedelta(hours=2),
+        ),
+        Template(
             key="record_accessed",
             channel="push",
             kind="access_log",

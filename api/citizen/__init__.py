@@ -7,6 +7,7 @@ from litestar.di import Provide
 
 from api.auth import provide_account
 from api.citizen.account import ACCOUNT_ROUTES
+from api.citizen.appointments import ROUTES as APPOINTMENT_ROUTES
 from api.citizen.auth import AUTH_ROUTES
 from api.citizen.devices import DeviceController
 from api.citizen.inbox import InboxController
@@ -15,7 +16,14 @@ from api.consent import CITIZEN_ROUTES as CITIZEN_CONSENT_ROUTES
 
 citizen_router = Router(
     path="/v1",
-    route_handlers=[*ACCOUNT_ROUTES, *RECORD_ROUTES, *CITIZEN_CONSENT_ROUTES, DeviceController, InboxController],
+    route_handlers=[
+        *ACCOUNT_ROUTES,
+        *RECORD_ROUTES,
+        *CITIZEN_CONSENT_ROUTES,
+        *APPOINTMENT_ROUTES,
+        DeviceController,
+        InboxController,
+    ],
     dependencies={"account": Provide(provide_account)},
     security=[{"bearer": []}],
 )

@@ -288,6 +288,13 @@ class Row:
     params: Callable[[World, str], dict[str, str]] = lambda _w, _t: {}
 
 
+def station_404(principal: str, _target: str) -> Any:
+    """Station routes on an object nobody has: staff pass the guard and find nothing."""
+    if principal in ("staff_same", "staff_other"):
+        return 404
+    return 403 if principal == "clinician" else 401
+
+
 def any_clinician(principal: str, _target: str) -> Any:
     return ALLOW if principal in ("clinician", "staff_same", "staff_other") else 401
 
@@ -490,6 +497,43 @@ ROWS: dict[tuple[str, str], Row] = {
         clinician_role, body=lambda w, t: {"identifier": "051080000001", "reason": "bệnh nhân bất tỉnh cần tiền sử"}
     ),
     ("GET", "/v1/station/emergency-accesses"): Row(station_admin_only),
+    ("GET", "/v1/facilities"): Row(any_account),
+    ("POST", "/v1/station/schedules/services"): Row(
+        station(scoped=False), body=lambda w, t: {"kind": "consultation", "name": "Khám bệnh"}
+    ),
+    ("POST", "/v1/station/schedules/services/{service_id}/templates"): Row(
+        station_404,
+        params=lambda w, t: {"service_id": str(uuid7())},
+        body=lambda w, t: {"weekday": 0, "start_time": "08:00:00", "end_time": "09:00:00"},
+    ),
+    ("POST", "/v1/station/schedules/closed-days"): Row(
+        station(scoped=False), body=lambda w, t: {"day": "2027-01-01", "reason": "Tết"}
+    ),
+    ("POST", "/v1/station/schedules/services/{service_id}/slots"): Row(
+        station_404, params=lambda w, t: {"service_id": str(uuid7())}, body=lambda w, t: {"start": "2027-01-04"}
+    ),
+    ("GET", "/v1/station/appointments"): Row(station(scoped=False)),
+    ("POST", "/v1/station/appointments/{appointment_id}/check-in"): Row(
+        station_404, params=lambda w, t: {"appointment_id": str(uuid7())}
+    ),
+    ("POST", "/v1/station/appointments/{appointment_id}/no-show"): Row(
+        station_404, params=lambda w, t: {"appointment_id": str(uuid7())}
+    ),
+    ("GET", "/v1/facilities/{facility_id}/slots"): Row(any_account, params=lambda w, t: {"facility_id": str(uuid7())}),
+    ("POST", "/v1/citizens/{citizen_id}/appointments"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"slot_id": str(uuid7())}
+    ),
+    ("GET", "/v1/citizens/{citizen_id}/appointments"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    # No appointment exists in the world: those who may act get 404 from the lookup, strangers from the guard.
+    ("DELETE", "/v1/citizens/{citizen_id}/appointments/{appointment_id}"): Row(
+        any_account_404, targets=TARGETS, params=lambda w, t: citizen(w, t) | {"appointment_id": str(uuid7())}
+    ),
+    ("PATCH", "/v1/citizens/{citizen_id}/appointments/{appointment_id}"): Row(
+        any_account_404,
+        targets=TARGETS,
+        params=lambda w, t: citizen(w, t) | {"appointment_id": str(uuid7())},
+        body=lambda w, t: {"slot_id": str(uuid7())},
+    ),
     ("GET", "/v1/station/corrections"): Row(station(scoped=False)),
     ("POST", "/v1/station/corrections/{correction_id}/resolve"): Row(
         station(scoped=True),

@@ -1,0 +1,98 @@
+"""A station opens a service, its citizens find and book slots, staff see the day and check people in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.ids import uuid7
+from core.models import Account, AccountCitizen, Citizen, Clinician, Facility, FacilityKind, Sex, StaffRole
+from core.outbox import VN_TZ
+from core.settings import Settings
+from tests.support import login, login_clinician
+
+
+async def test_from_opening_hours_to_check_in(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    mine = Facility(
+        id=uuid7(), code="51B01", name="TYT Nghĩa Chánh", kind=FacilityKind.health_station, commune_code=None
+    )
+    theirs = Facility(id=uuid7(), code="51B02", name="TYT khác", kind=FacilityKind.health_station)
+    session.add_all([mine, theirs])
+    await session.flush()
+    staff = Clinician(id=uuid7(), facility_id=mine.id, full_name="YS", role=StaffRole.station_staff, username="s-b1")
+    other = Clinician(id=uuid7(), facility_id=theirs.id, full_name="YS2", role=StaffRole.station_staff, username="s-b2")
+    citizen = Citizen(id=uuid7(), full_name="Người đặt lịch", sex=Sex.female, date_of_birth=dt.date(1992, 2, 2))
+    account = Account(id=uuid7(), phone="+84909200001")
+    session.add_all([staff, other, citizen, account])
+    await session.flush()
+    session.add(AccountCitizen(account_id=account.id, citizen_id=citizen.id))
+    staff_auth = await login_clinician(session, settings, staff)
+    other_auth = await login_clinician(session, settings, other)
+    me = await login(session, settings, account.id)
+
+    service = await client.post(
+        "/v1/station/schedules/services",
+        json={"kind": "vaccination", "name": "Tiêm chủng", "cancel_cutoff_minutes": 60},
+        headers=staff_auth,
+    )
+    assert service.status_code == 201
+    service_id = service.json()["service_id"]
+    start = (dt.datetime.now(VN_TZ) + dt.timedelta(days=2)).date()
+    template = {
+        "weekday": start.weekday(),
+        "start_time": "08:00:00",
+        "end_time": "10:00:00",
+        "slot_minutes": 30,
+        "capacity": 4,
+    }
+    assert (
+        await client.post(f"/v1/station/schedules/services/{service_id}/templates", json=template, headers=other_auth)
+    ).status_code == 404, "another station's service does not exist"
+    assert (
+        await client.post(f"/v1/station/schedules/services/{service_id}/templates", json=template, headers=staff_auth)
+    ).status_code == 201
+    closed = start + dt.timedelta(days=7)
+    assert (
+        await client.post(
+            "/v1/station/schedules/closed-days", json={"day": closed.isoformat(), "reason": "Lễ"}, headers=staff_auth
+        )
+    ).status_code == 201
+    generated = await client.post(
+        f"/v1/station/schedules/services/{service_id}/slots",
+        json={"start": start.isoformat(), "days": 14},
+        headers=staff_auth,
+    )
+    assert generated.json() == {"created": 4}, "two open weeks minus the closed day: one day of four slots"
+
+    facilities = (await client.get("/v1/facilities", headers=me)).json()
+    assert {"TYT Nghĩa Chánh": ["vaccination"]}.items() <= {f["name"]: f["services"] for f in facilities}.items()
+    slots = (
+        await client.get(f"/v1/facilities/{mine.id}/slots?service=vaccination&start={start.isoformat()}", headers=me)
+    ).json()
+    assert len(slots) == 4
+    assert slots[0]["remaining"] == 4
+    booking = await client.post(
+        f"/v1/citizens/{citizen.id}/appointments",
+        json={"slot_id": slots[0]["slot_id"]},
+        headers=me | {"Idempotency-Key": "station-flow-1"},
+    )
+    assert booking.status_code == 201
+    appointment_id = booking.json()["appointment_id"]
+    assert booking.json()["queue_number"] == 1
+
+    day = (await client.get(f"/v1/station/appointments?day={start.isoformat()}", headers=staff_auth)).json()
+    assert [row["appointment_id"] for row in day] == [appointment_id]
+    assert (await client.get(f"/v1/station/appointments?day={start.isoformat()}", headers=other_auth)).json() == []
+    assert (
+        await client.post(f"/v1/station/appointments/{appointment_id}/check-in", headers=other_auth)
+    ).status_code == 404, "staff elsewhere cannot check people in here"
+    checked = await client.post(f"/v1/station/appointments/{appointment_id}/check-in", headers=staff_auth)
+    assert checked.json() == {"status": "checked_in"}
+    again = await client.post(f"/v1/station/appointments/{appointment_id}/no-show", headers=staff_auth)
+    assert again.status_code == 409
+    mine_list = (await client.get(f"/v1/citizens/{citizen.id}/appointments", headers=me)).json()
+    assert [a["status"] for a in mine_list] == ["checked_in"]
