@@ -21,8 +21,12 @@ from api.errors import problem_spec
 from core.errors import BadRequest
 from core.idempotency import IdempotencyService, request_hash
 from core.identity.access import require_access
-from core.models import Appointment, Facility, FacilityKind, FacilityService, Slot
-from core.scheduling.booking import BookingService
+from core.models import Appointment, FacilityService, Slot
+from core.scheduling.booking import BookingService, FacilityFinder
+from core.scheduling.counter import arrive
+from core.settings import Settings
+
+CommuneCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}$")]
 
 
 class FacilityOut(msgspec.Struct):
@@ -62,17 +66,20 @@ class FacilityController(Controller):
     path = "/facilities"
     tags = ["appointments"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @get("/", summary="Health stations (optionally in one commune) and the services they book")
+    @get(
+        "/",
+        summary="Health stations and the services they book",
+        description="`commune`: only that commune's stations. `near`: every station, that commune's first, then "
+        "the same district's, then the rest (administrative units, no coordinates needed).",
+    )
     async def list_facilities(
         self,
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
-        commune: FromQuery[Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}$")] | None] = None,
+        commune: FromQuery[CommuneCode | None] = None,
+        near: FromQuery[CommuneCode | None] = None,
     ) -> list[FacilityOut]:
-        query = select(Facility).where(Facility.kind == FacilityKind.health_station).order_by(Facility.code)
-        if commune:
-            query = query.where(Facility.commune_code == commune)
-        facilities = (await db_session.scalars(query)).all()
+        facilities = await FacilityFinder(db_session).stations(commune=commune, near=near)
         services = (await db_session.scalars(select(FacilityService).where(FacilityService.active))).all()
         by_facility: dict[uuid.UUID, list[str]] = {}
         for service in services:
@@ -178,4 +185,32 @@ class AppointmentController(Controller):
         return appointment_out(await BookingService(db_session).move(citizen_id, appointment_id, data.slot_id))
 
 
-ROUTES = [FacilityController, AppointmentController]
+class CounterCheckInIn(msgspec.Struct, forbid_unknown_fields=True):
+    facility_token: Annotated[str, msgspec.Meta(max_length=100, description="the station's counter QR, PHRC1:…")]
+
+
+class ArrivalOut(msgspec.Struct):
+    kind: str  # appointment: checked in to today's booking; walk_in: joined the queue
+    queue_number: int
+    appointment_id: uuid.UUID | None
+
+
+class CounterController(Controller):
+    path = "/citizens/{citizen_id:uuid}/check-in"
+    tags = ["appointments"]  # noqa: RUF012 - Litestar reads the class attribute
+
+    @post("/", status_code=200, summary="Scan & Share: check in at the counter, or join the walk-in queue")
+    async def check_in(
+        self,
+        citizen_id: FromPath[uuid.UUID],
+        data: JSONBody[CounterCheckInIn],
+        account: NamedDependency[AccountPrincipal],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+    ) -> ArrivalOut:
+        await require_access(db_session, account.account_id, citizen_id)
+        arrival = await arrive(db_session, settings.secret_key, citizen_id, data.facility_token)
+        return ArrivalOut(arrival.kind, arrival.queue_number, arrival.appointment_id)
+
+
+ROUTES = [FacilityController, AppointmentController, CounterController]

@@ -6,15 +6,21 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from core.models import AppointmentStatus
+from core.models import AppointmentStatus, WalkIn
+from core.outbox import VN_TZ
+from core.qr import render_qr_svg
+from core.scheduling.counter import counter_token, join_walk_in_queue
 from core.scheduling.station import StationScheduleService
+from core.settings import Settings
 
 
 class ServiceIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -156,4 +162,55 @@ class StationAppointmentController(Controller):
         return {"status": appointment.status.value}
 
 
-ROUTES = [ScheduleController, StationAppointmentController]
+class CounterQrOut(msgspec.Struct):
+    facility_token: str
+    qr_svg: str
+    valid_on: dt.date
+
+
+class WalkInIn(msgspec.Struct, forbid_unknown_fields=True):
+    citizen_id: uuid.UUID | None = None
+
+
+class WalkInOut(msgspec.Struct):
+    walk_in_id: uuid.UUID
+    citizen_id: uuid.UUID | None
+    queue_number: int
+    created_at: dt.datetime
+
+
+class CounterController(Controller):
+    path = "/counter"
+    tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
+
+    @get("/qr", summary="Today's counter QR (Scan & Share); it stops working at midnight")
+    async def qr(self, staff: NamedDependency[ClinicianPrincipal], settings: NamedDependency[Settings]) -> CounterQrOut:
+        today = dt.datetime.now(VN_TZ).date()
+        token = counter_token(settings.secret_key, staff.facility_id, today)
+        return CounterQrOut(token, await anyio.to_thread.run_sync(render_qr_svg, token), today)
+
+    @post("/walk-ins", summary="Someone without an appointment joins today's queue")
+    async def walk_in(
+        self,
+        data: JSONBody[WalkInIn],
+        staff: NamedDependency[ClinicianPrincipal],
+        db_session: NamedDependency[AsyncSession],
+    ) -> WalkInOut:
+        today = dt.datetime.now(VN_TZ).date()
+        row = await join_walk_in_queue(db_session, staff.facility_id, today, data.citizen_id)
+        return WalkInOut(row.id, row.citizen_id, row.queue_number, row.created_at)
+
+    @get("/walk-ins", summary="Today's walk-in queue")
+    async def walk_ins(
+        self, staff: NamedDependency[ClinicianPrincipal], db_session: NamedDependency[AsyncSession]
+    ) -> list[WalkInOut]:
+        today = dt.datetime.now(VN_TZ).date()
+        rows = await db_session.scalars(
+            select(WalkIn)
+            .where(WalkIn.facility_id == staff.facility_id, WalkIn.day == today)
+            .order_by(WalkIn.queue_number)
+        )
+        return [WalkInOut(w.id, w.citizen_id, w.queue_number, w.created_at) for w in rows]
+
+
+ROUTES = [ScheduleController, StationAppointmentController, CounterController]

@@ -52,9 +52,11 @@ from core.models.scheduling import (
     AppointmentStatus,
     FacilityService,
     IdempotencyRecord,
+    QueueCounter,
     ScheduleException,
     ScheduleTemplate,
     Slot,
+    WalkIn,
 )
 
 __all__ = [
@@ -105,6 +107,7 @@ __all__ = [
     "OtpChallenge",
     "PhoneGuard",
     "Platform",
+    "QueueCounter",
     "RateCounter",
     "RecordChange",
     "RecoveryCode",
@@ -124,4 +127,5 @@ __all__ = [
     "Vaccination",
     "Vaccine",
     "Vital",
+    "WalkIn",
 ]

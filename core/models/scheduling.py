@@ -144,3 +144,27 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)  # the exact bytes sent the first time
     created_at: Mapped[dt.datetime] = created_at()
+
+
+class WalkIn(Base):
+    """Someone who came without an appointment (or scanned the counter QR): a place in the day's queue."""
+
+    __tablename__ = "walk_ins"
+    __table_args__ = (UniqueConstraint("facility_id", "day", "queue_number"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    citizen_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    queue_number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = created_at()
+
+
+class QueueCounter(Base):
+    """The last walk-in number given at a facility on a day, advanced by one atomic upsert."""
+
+    __tablename__ = "queue_counters"
+
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)

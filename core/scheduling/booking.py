@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +19,12 @@ from core.errors import Conflict, Invalid, NotFound
 from core.messages import get_template
 from core.models import (
     AccountCitizen,
+    AdminUnit,
     Appointment,
     AppointmentStatus,
     DeliveryStatus,
     Facility,
+    FacilityKind,
     FacilityService,
     Guardianship,
     Notification,
@@ -85,6 +87,23 @@ async def generate_slots(session: AsyncSession, service_id: uuid.UUID, start: dt
     )
     created: int = result.rowcount  # type: ignore[attr-defined]
     return created
+
+
+class FacilityFinder:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def stations(self, *, commune: str | None = None, near: str | None = None) -> list[Facility]:
+        query = select(Facility).where(Facility.kind == FacilityKind.health_station)
+        if commune:
+            query = query.where(Facility.commune_code == commune)
+        if near:
+            district = await self.session.scalar(select(AdminUnit.parent_code).where(AdminUnit.code == near))
+            unit = AdminUnit.__table__.alias("unit")
+            query = query.outerjoin(unit, unit.c.code == Facility.commune_code).order_by(
+                case((Facility.commune_code == near, 0), (unit.c.parent_code == district, 1), else_=2)
+            )
+        return list((await self.session.scalars(query.order_by(Facility.code))).all())
 
 
 class BookingService:

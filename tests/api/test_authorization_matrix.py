@@ -38,10 +38,11 @@ from core.models import (
     StaffRole,
     SubjectKind,
 )
-from core.outbox import Draft, notify
+from core.outbox import VN_TZ, Draft, notify
 from core.records.corrections import CorrectionService
 from core.records.guard import Actor
 from core.records.service import RecordService
+from core.scheduling.counter import counter_token
 from core.settings import Settings
 
 ACCOUNTS = ("citizen_a", "citizen_b", "guardian", "delegate")
@@ -54,6 +55,7 @@ SAME_FOR_ALL = "same"  # public routes: whoever calls gets what an anonymous cal
 class World:
     ids: dict[str, uuid.UUID] = field(default_factory=dict)
     payload: str = ""  # A's unredeemed QR
+    counter: str = ""  # today's counter QR of S1
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -209,6 +211,7 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
         **consent,
     }
     world.payload = world_payload
+    world.counter = counter_token(settings.secret_key, s1.id, dt.datetime.now(VN_TZ).date())
     return world
 
 
@@ -498,6 +501,12 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/station/emergency-accesses"): Row(station_admin_only),
     ("GET", "/v1/facilities"): Row(any_account),
+    ("POST", "/v1/citizens/{citizen_id}/check-in"): Row(
+        ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"facility_token": w.counter}
+    ),
+    ("GET", "/v1/station/counter/qr"): Row(station(scoped=False)),
+    ("POST", "/v1/station/counter/walk-ins"): Row(station(scoped=False), body=lambda w, t: {}),
+    ("GET", "/v1/station/counter/walk-ins"): Row(station(scoped=False)),
     ("POST", "/v1/station/schedules/services"): Row(
         station(scoped=False), body=lambda w, t: {"kind": "consultation", "name": "Khám bệnh"}
     ),
