@@ -203,6 +203,11 @@ def normalize_vn_mobile(raw: str) -> str:
     return "+84" + national
 
 
+def is_vn_mobile_e164(value: str) -> bool:
+    """Already normalised to E.164 and a Vietnamese mobile number (what may receive an SMS)."""
+    return _E164_VN_MOBILE_RE.fullmatch(value) is not None
+
+
 def mask_phone(e164: str) -> str:
     """Mask a normalised mobile number for logs, keeping the country code and last 3 digits.
 

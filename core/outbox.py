@@ -26,6 +26,13 @@ from core.models import Channel, DeliveryStatus, Notification
 
 # Vietnam has kept UTC+7 without daylight saving since 1975; a fixed offset needs no tz database in the image.
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The calendar day in Vietnam: birthdays, appointment days and daily budgets turn over at local midnight."""
+    return moment.astimezone(VN_TZ).date()
+
+
 QUIET_START = dt.time(21, 0)
 QUIET_END = dt.time(7, 0)
 OUTBOX_CHANNEL = "phr_outbox"  # LISTEN/NOTIFY channel the worker wakes on

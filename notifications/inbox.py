@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Invalid, NotFound
 from core.messages import get_template
 from core.models import Channel, DeliveryStatus, Notification
+from core.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 100
 
@@ -33,23 +32,6 @@ class InboxItem:
 class InboxPage:
     items: list[InboxItem]
     next_cursor: str | None
-
-
-def encode_cursor(created_at: dt.datetime, item_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{item_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, item = raw.partition("|")
-        created_at = dt.datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None:
-            raise ValueError("naive time")
-        return created_at, uuid.UUID(item)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor") from exc
 
 
 class InboxService:
@@ -80,6 +62,8 @@ class InboxService:
         query = select(Notification).where(*self._visible(account_id, now))
         if cursor:
             created_at, item_id = decode_cursor(cursor)
+            if not isinstance(created_at, dt.datetime):
+                raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor")
             query = query.where(
                 or_(
                     Notification.created_at < created_at,

@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 
 import httpx
 
-from core.identifiers import InvalidIdentifier, mask_phone
+from core.identifiers import InvalidIdentifier, is_vn_mobile_e164, mask_phone
 from core.logging import get_logger
 from core.outbox import VN_TZ
 from notifications.circuit import CircuitBreaker
@@ -38,7 +38,6 @@ SENDER_KINDS: Final = ("console", "http")
 # Vietnam has had no daylight saving time since 1975: local midnight is always 17:00 UTC.
 
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
-_E164_VN_MOBILE_RE = re.compile(r"\+84[35789][0-9]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +117,7 @@ class HttpGatewaySmsSender:
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, follow_redirects=False)
 
     async def send(self, phone_e164: str, text: str, *, request_id: str | None = None) -> SmsResult:
-        if not _E164_VN_MOBILE_RE.fullmatch(phone_e164):
+        if not is_vn_mobile_e164(phone_e164):
             return SmsResult(ok=False, error_code="SMS_INVALID_PHONE")
         request_id = request_id or uuid.uuid4().hex
         values = {

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database
 from core.logging import get_logger
 from core.models import Account, Channel, DeliveryStatus, Device, Notification
-from core.outbox import OUTBOX_CHANNEL, VN_TZ
+from core.outbox import OUTBOX_CHANNEL, VN_TZ, local_date
 from notifications.dispatcher import BatchReport, ClaimedRow, DeviceRow, Dispatcher
 
 log = get_logger("phr.worker")
@@ -254,7 +254,7 @@ class Worker:
 
 async def sms_sent_today(database: Database, clock: Clock = utcnow) -> int:
     """SMS sent since local midnight (Asia/Ho_Chi_Minh): the daily budget counter, kept in PostgreSQL."""
-    local_midnight = dt.datetime.combine(clock().astimezone(VN_TZ).date(), dt.time(0), VN_TZ)
+    local_midnight = dt.datetime.combine(local_date(clock()), dt.time(0), VN_TZ)
     async with database.sessionmaker() as session:
         count = await session.scalar(
             select(func.count())

@@ -7,8 +7,6 @@ record cannot silently overwrite each other. Clinical sections are read-only her
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import enum
 import uuid
@@ -44,6 +42,7 @@ from core.errors import Invalid, NotFound
 from core.identity.access import Relation, require_access
 from core.models import Citizen, CorrectionRequest, Source
 from core.models.base import Base
+from core.pagination import decode_cursor, encode_cursor
 from core.records import fhir
 from core.records.completeness import completeness
 from core.records.corrections import CorrectionService
@@ -115,21 +114,6 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
 
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
-
-
-def encode_cursor(key: Any, item_id: uuid.UUID) -> str:
-    raw = f"{key.isoformat() if hasattr(key, 'isoformat') else key}|{item_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        key, _, item = raw.partition("|")
-        parsed: Any = dt.datetime.fromisoformat(key) if "T" in key else dt.date.fromisoformat(key)
-        return parsed, uuid.UUID(item)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor") from exc
 
 
 def set_fields(data: msgspec.Struct) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.models import AccountCitizen, Citizen, Delegation, DelegationStatus, Guardianship
-from core.outbox import VN_TZ
+from core.outbox import local_date
 
 SELF_ACCESS_AGE = 14
 MAJORITY_AGE = 18
@@ -78,7 +78,7 @@ async def citizens_for_account(
     session: AsyncSession, account_id: uuid.UUID, *, now: dt.datetime | None = None
 ) -> list[ActingFor]:
     now = now or dt.datetime.now(dt.UTC)
-    today = local_today(now)
+    today = local_date(now)
     rel = _relations_query(account_id, today, now)
     rows = await session.execute(
         select(Citizen.id, Citizen.full_name, Citizen.date_of_birth, rel.c.relation)
@@ -99,7 +99,7 @@ async def relation_to(
     session: AsyncSession, account_id: uuid.UUID, citizen_id: uuid.UUID, *, now: dt.datetime | None = None
 ) -> Relation | None:
     now = now or dt.datetime.now(dt.UTC)
-    rel = _relations_query(account_id, local_today(now), now)
+    rel = _relations_query(account_id, local_date(now), now)
     found = (await session.scalars(select(rel.c.relation).where(rel.c.citizen_id == citizen_id))).all()
     for relation in (Relation.self, Relation.guardian, Relation.delegate):
         if relation.value in found:
@@ -114,11 +114,6 @@ async def require_access(
     if relation is None:
         raise NotFound("no such citizen", code="citizen_not_found")
     return relation
-
-
-def local_today(now: dt.datetime) -> dt.date:
-    # Birthdays turn over at midnight in Vietnam, not in UTC.
-    return now.astimezone(VN_TZ).date()
 
 
 __all__ = ["ActingFor", "Relation", "citizens_for_account", "relation_to", "require_access"]

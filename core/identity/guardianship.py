@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.identifiers import InvalidIdentifier, normalize_vn_mobile
-from core.identity.access import MAJORITY_AGE, local_today
+from core.identity.access import MAJORITY_AGE
 from core.models import Account, Citizen, Delegation, DelegationStatus, Guardianship
-from core.outbox import Draft, notify
+from core.outbox import Draft, local_date, notify
 
 RELATIONS = ("mother", "father", "legal_guardian")
 MAX_DELEGATION = dt.timedelta(days=365)
@@ -46,7 +46,7 @@ class GuardianshipService:
         if station_facility_id is not None and child.home_facility_id != station_facility_id:
             # A station manages the children registered with it; another station's child "does not exist".
             raise NotFound("no such citizen", code="citizen_not_found")
-        today = local_today(self.now)
+        today = local_date(self.now)
         if age_on(child.date_of_birth, today) >= MAJORITY_AGE:
             raise Invalid("guardianship is for children under 18", code="not_a_minor", field="child_citizen_id")
         if age_on(guardian.date_of_birth, today) < MAJORITY_AGE:
@@ -93,7 +93,7 @@ class DelegationService:
         inviter = await self.session.get(Account, inviter_account_id)
         if citizen is None or inviter is None:
             raise NotFound("no such citizen", code="citizen_not_found")
-        if age_on(citizen.date_of_birth, local_today(self.now)) < MAJORITY_AGE:
+        if age_on(citizen.date_of_birth, local_date(self.now)) < MAJORITY_AGE:
             raise Forbidden("a child's record is managed by guardians", code="delegation_needs_adult")
         try:
             phone = normalize_vn_mobile(delegate_phone)

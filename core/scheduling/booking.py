@@ -32,13 +32,9 @@ from core.models import (
     ScheduleTemplate,
     Slot,
 )
-from core.outbox import VN_TZ, Draft, notify_many, schedule
+from core.outbox import VN_TZ, Draft, local_date, notify_many, schedule
 
 REMINDERS = (("24h", dt.timedelta(hours=24), "appointment_reminder"), ("2h", dt.timedelta(hours=2), "appointment_soon"))
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(VN_TZ).date()
 
 
 async def generate_slots(session: AsyncSession, service_id: uuid.UUID, start: dt.date, days: int) -> int:
@@ -132,7 +128,7 @@ class BookingService:
             slot_id=slot.id,
             facility_id=slot.facility_id,
             service_id=slot.service_id,
-            day=local_day(slot.starts_at),
+            day=local_date(slot.starts_at),
             queue_number=queue,
             booked_by=account_id,
         )
@@ -234,7 +230,7 @@ class BookingService:
             raise NotFound("no such slot for this service", code="slot_not_found")
         await self._release(appointment)
         slot, queue = await self._take_seat(slot_id)
-        appointment.slot_id, appointment.queue_number, appointment.day = slot.id, queue, local_day(slot.starts_at)
+        appointment.slot_id, appointment.queue_number, appointment.day = slot.id, queue, local_date(slot.starts_at)
         await self.session.flush()
         await self._schedule_reminders(appointment, slot)
         return appointment

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.crypto import keyed_hash
 from core.errors import NotFound
 from core.models import Appointment, AppointmentStatus, QueueCounter, WalkIn
-from core.outbox import VN_TZ
+from core.outbox import local_date
 
 COUNTER_PURPOSE = "counter-qr"
 PREFIX = "PHRC1:"
@@ -82,7 +82,7 @@ async def arrive(
     session: AsyncSession, secret: str, citizen_id: uuid.UUID, token: str, now: dt.datetime | None = None
 ) -> Arrival:
     now = now or dt.datetime.now(dt.UTC)
-    today = now.astimezone(VN_TZ).date()
+    today = local_date(now)
     facility_id = read_counter_token(secret, token, today)
     appointment = await session.scalar(
         select(Appointment)

@@ -1,0 +1,32 @@
+"""Opaque cursors for keyset pagination: the sort key (a date or an aware datetime) and the item id."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+
+from core.errors import Invalid
+
+
+def encode_cursor(key: dt.date | dt.datetime, item_id: uuid.UUID) -> str:
+    raw = f"{key.isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.date | dt.datetime, uuid.UUID]:
+    """The key and id a cursor of ours carries; anything else is a 422 that names the cursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, item = raw.partition("|")
+        key: dt.date | dt.datetime
+        if "T" in stamp:
+            key = dt.datetime.fromisoformat(stamp)
+            if key.tzinfo is None:  # every time we sort by is aware; a naive one was not made here
+                raise ValueError("naive time")
+        else:
+            key = dt.date.fromisoformat(stamp)
+        return key, uuid.UUID(item)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor") from exc
