@@ -47,6 +47,7 @@ class ReproductiveIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     contraception: Annotated[Short | None, label("Biện pháp tránh thai đang dùng")] = None
     last_pregnancy_on: Annotated[dt.date | None, label("Lần có thai cuối cùng")] = None
+    expected_delivery_on: Annotated[dt.date | None, label("Ngày dự sinh (nếu đang mang thai)")] = None
     pregnancies: Annotated[Count | None, label("Số lần có thai")] = None
     miscarriages: Annotated[Count | None, label("Số lần sảy thai")] = None
     abortions: Annotated[Count | None, label("Số lần phá thai")] = None

@@ -15,12 +15,13 @@ import datetime as dt
 import enum
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import literal, select, text, union_all
+from sqlalchemy import Select, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from core.models import AccountCitizen, Citizen, Delegation, DelegationStatus, Guardianship
+from core.models import Account, AccountCitizen, AccountStatus, Citizen, Delegation, DelegationStatus, Guardianship
 from core.outbox import local_date
 
 SELF_ACCESS_AGE = 14
@@ -45,33 +46,66 @@ def _years(years: int) -> object:
     return text(f"interval '{years} years'")
 
 
-def _relations_query(account_id: uuid.UUID, today: dt.date, now: dt.datetime):  # type: ignore[no-untyped-def]
-    """One UNION ALL over the three ways in; each branch yields (citizen id, relation)."""
+def _relations(today: dt.date, now: dt.datetime, account_id: uuid.UUID | None = None):  # type: ignore[no-untyped-def]
+    """One UNION ALL over the three ways in; each branch yields (account id, citizen id, relation).
+
+    With ``account_id`` it answers "whom may this account act for"; without, it is every live relation, which
+    the reminder sweep and campaigns join to the citizens they target to find who should hear about them.
+    """
     own = (
-        select(AccountCitizen.citizen_id.label("citizen_id"), literal(Relation.self.value).label("relation"))
+        select(
+            AccountCitizen.account_id.label("account_id"),
+            AccountCitizen.citizen_id.label("citizen_id"),
+            literal(Relation.self.value).label("relation"),
+        )
         .join(Citizen, Citizen.id == AccountCitizen.citizen_id)
-        .where(AccountCitizen.account_id == account_id, Citizen.date_of_birth + _years(SELF_ACCESS_AGE) <= today)
+        .where(Citizen.date_of_birth + _years(SELF_ACCESS_AGE) <= today)
     )
     child = Citizen.__table__.alias("child")
     guarded = (
-        select(Guardianship.citizen_id.label("citizen_id"), literal(Relation.guardian.value).label("relation"))
+        select(
+            AccountCitizen.account_id.label("account_id"),
+            Guardianship.citizen_id.label("citizen_id"),
+            literal(Relation.guardian.value).label("relation"),
+        )
         .join(AccountCitizen, AccountCitizen.citizen_id == Guardianship.guardian_citizen_id)
         .join(child, child.c.id == Guardianship.citizen_id)
-        .where(
-            AccountCitizen.account_id == account_id,
-            Guardianship.revoked_at.is_(None),
-            child.c.date_of_birth + _years(MAJORITY_AGE) > today,
-        )
+        .where(Guardianship.revoked_at.is_(None), child.c.date_of_birth + _years(MAJORITY_AGE) > today)
     )
     delegated = select(
-        Delegation.citizen_id.label("citizen_id"), literal(Relation.delegate.value).label("relation")
+        Delegation.delegate_account_id.label("account_id"),
+        Delegation.citizen_id.label("citizen_id"),
+        literal(Relation.delegate.value).label("relation"),
     ).where(
-        Delegation.delegate_account_id == account_id,
         Delegation.status == DelegationStatus.active,
         Delegation.revoked_at.is_(None),
         Delegation.expires_at > now,
     )
+    if account_id is not None:
+        own = own.where(AccountCitizen.account_id == account_id)
+        guarded = guarded.where(AccountCitizen.account_id == account_id)
+        delegated = delegated.where(Delegation.delegate_account_id == account_id)
     return union_all(own, guarded, delegated).subquery()
+
+
+def _relations_query(account_id: uuid.UUID, today: dt.date, now: dt.datetime):  # type: ignore[no-untyped-def]
+    return _relations(today, now, account_id)
+
+
+def recipients_for(citizen_ids: Any, *, now: dt.datetime) -> Select[tuple[uuid.UUID, uuid.UUID]]:
+    """(account_id, citizen_id) for every active account that acts for one of ``citizen_ids`` (a subquery or
+    CTE with a ``citizen_id`` column): the citizen themself from 14, a child's guardians, delegates.
+
+    Distinct pairs: a parent who is also a delegate hears once. Reminders and campaigns go to these accounts.
+    """
+    rel = _relations(local_date(now), now)
+    return (
+        select(rel.c.account_id, rel.c.citizen_id)
+        .distinct()
+        .join(citizen_ids, citizen_ids.c.citizen_id == rel.c.citizen_id)
+        .join(Account, Account.id == rel.c.account_id)
+        .where(Account.status == AccountStatus.active)
+    )
 
 
 async def citizens_for_account(
@@ -116,4 +150,4 @@ async def require_access(
     return relation
 
 
-__all__ = ["ActingFor", "Relation", "citizens_for_account", "relation_to", "require_access"]
+__all__ = ["ActingFor", "Relation", "citizens_for_account", "recipients_for", "relation_to", "require_access"]

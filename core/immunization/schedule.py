@@ -45,6 +45,10 @@ class Series:
     pregnancy_only: bool = False
     # A dose that must wait for another series' dose, e.g. DPT4 ≥ 6 months after DPT-VGB-Hib 3.
     after: tuple[str, int, Interval] | None = None
+    # Age after which the programme no longer chases an unfinished series (an adult is not "overdue" for BCG).
+    until: Interval | None = None
+    # Given only where the province has introduced it (rotavirus, 2024): enabled per deployment.
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,10 @@ class ScheduleVersion:
     legal_text: str
     series: tuple[Series, ...]
     grace: Interval = Interval(months=1)
+
+    def series_for(self, vaccine_code: str) -> list[str]:
+        """The series a catalogue product counts for: a combination vaccine counts for several."""
+        return [series.code for series in self.series if vaccine_code in series.vaccines]
 
 
 def _m(months: int) -> Interval:
@@ -68,24 +76,41 @@ TT10_2024 = ScheduleVersion(
     code="TT10-2024",
     legal_text="Thông tư 10/2024/TT-BYT",
     series=(
-        Series("HEPB0", frozenset({"HEPB0"}), (Dose(_d(0), _d(0)),)),
-        Series("BCG", frozenset({"BCG"}), (Dose(_d(0), _d(0)),)),
+        # The birth dose only makes sense in the first days; after that the 5-in-1 series covers hepatitis B.
+        Series("HEPB0", frozenset({"HEPB0"}), (Dose(_d(0), _d(0)),), until=_m(2)),
+        Series("BCG", frozenset({"BCG"}), (Dose(_d(0), _d(0)),), until=_m(12)),
         Series(
             "DPT-VGB-HIB",
-            frozenset({"DPT-VGB-HIB"}),
+            frozenset({"DPT-VGB-HIB", "DPT-VGB-HIB-IPV"}),
             (Dose(_m(2), _d(42)), Dose(_m(3), _d(70), _m(1)), Dose(_m(4), _d(98), _m(1))),
+            until=_m(60),
         ),
         Series(
-            "BOPV", frozenset({"BOPV"}), (Dose(_m(2), _d(42)), Dose(_m(3), _d(70), _m(1)), Dose(_m(4), _d(98), _m(1)))
+            "BOPV",
+            frozenset({"BOPV"}),
+            (Dose(_m(2), _d(42)), Dose(_m(3), _d(70), _m(1)), Dose(_m(4), _d(98), _m(1))),
+            until=_m(60),
         ),
-        Series("IPV", frozenset({"IPV"}), (Dose(_m(5), _d(98)), Dose(_m(9), _m(6), _m(1)))),
-        Series("MEASLES", frozenset({"MEASLES", "MR", "MMR"}), (Dose(_m(9), _m(9)),)),
-        Series("MR", frozenset({"MR", "MMR"}), (Dose(_m(18), _m(12)),), after=("MEASLES", 1, _m(1))),
-        Series("DPT4", frozenset({"DPT4"}), (Dose(_m(18), _m(12)),), after=("DPT-VGB-HIB", 3, _m(6))),
         Series(
-            "JE", frozenset({"JE"}), (Dose(_m(12), _m(12)), Dose(_m(12), _m(12), _d(7)), Dose(_m(24), _m(24), _m(12)))
+            "IPV", frozenset({"IPV", "DPT-VGB-HIB-IPV"}), (Dose(_m(5), _d(98)), Dose(_m(9), _m(6), _m(1))), until=_m(60)
         ),
-        Series("TD", frozenset({"TD"}), (Dose(_m(84), _m(84)),)),
+        Series("MEASLES", frozenset({"MEASLES", "MR", "MMR"}), (Dose(_m(9), _m(9)),), until=_m(60)),
+        Series("MR", frozenset({"MR", "MMR"}), (Dose(_m(18), _m(12)),), after=("MEASLES", 1, _m(1)), until=_m(72)),
+        Series("DPT4", frozenset({"DPT4"}), (Dose(_m(18), _m(12)),), after=("DPT-VGB-HIB", 3, _m(6)), until=_m(72)),
+        Series(
+            "JE",
+            frozenset({"JE"}),
+            (Dose(_m(12), _m(12)), Dose(_m(12), _m(12), _d(7)), Dose(_m(24), _m(24), _m(12))),
+            until=_m(180),
+        ),
+        Series("TD", frozenset({"TD"}), (Dose(_m(84), _m(84)),), until=_m(120)),
+        Series(
+            "ROTA",
+            frozenset({"ROTA"}),
+            (Dose(_m(2), _d(42)), Dose(_m(3), _d(70), _d(28))),
+            until=_m(8),
+            optional=True,
+        ),
         Series(
             "TT",
             frozenset({"TT", "TD"}),
@@ -130,11 +155,18 @@ def evaluate(
     pregnant: bool,
     given: list[tuple[str, dt.date]],
     today: dt.date,
+    optional: frozenset[str] = frozenset(),
 ) -> list[SeriesState]:
-    """Every series of the version that applies to this person, in the version's order."""
+    """Every series of the version that applies to this person, in the version's order.
+
+    ``optional`` names the optional series this province gives. A series past its ``until`` age is left out
+    unless complete: the programme no longer chases it, so it is neither due nor overdue.
+    """
     states: dict[str, SeriesState] = {}
     for series in version.series:
         if series.pregnancy_only and not (sex == "female" and pregnant):
+            continue
+        if series.optional and series.code not in optional:
             continue
         dates = sorted(day for code, day in given if code in series.vaccines)
         counted: list[dt.date] = []
@@ -148,6 +180,8 @@ def evaluate(
                 counted.append(day)
         if len(counted) == len(series.doses):
             states[series.code] = SeriesState(series.code, tuple(counted), tuple(early), None, None, Status.complete)
+            continue
+        if series.until is not None and today > series.until.after(birth_date):
             continue
         index = len(counted)
         dose = series.doses[index]

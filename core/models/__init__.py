@@ -20,8 +20,10 @@ from core.models.auth import (
     SubjectKind,
 )
 from core.models.base import Base
+from core.models.campaigns import Campaign, CampaignStatus
 from core.models.consent import AccessEvent, Grant, Share
 from core.models.identity import Account, AccountStatus, Clinician, MachineClient, RecoveryCode, StaffRole
+from core.models.immunization import DoseStatus, ImmunizationDue, ReminderSweep
 from core.models.notifications import TERMINAL_STATUSES, Channel, DeliveryStatus, Device, Notification, Platform
 from core.models.people import Citizen, Household, InsuranceCard, Sex
 from core.models.places import AdminUnit, Facility, FacilityKind, UnitLevel
@@ -71,6 +73,8 @@ __all__ = [
     "AppointmentStatus",
     "AuthSession",
     "Base",
+    "Campaign",
+    "CampaignStatus",
     "BirthStatus",
     "Channel",
     "Citizen",
@@ -83,6 +87,7 @@ __all__ = [
     "DelegationStatus",
     "DeliveryStatus",
     "Device",
+    "DoseStatus",
     "DeviceChallenge",
     "DeviceKey",
     "Diagnosis",
@@ -96,6 +101,7 @@ __all__ = [
     "Grant",
     "Guardianship",
     "Household",
+    "ImmunizationDue",
     "IdempotencyRecord",
     "InsuranceCard",
     "LinkRequest",
@@ -112,6 +118,7 @@ __all__ = [
     "RecordChange",
     "RecoveryCode",
     "RefreshToken",
+    "ReminderSweep",
     "Reproductive",
     "RiskFactors",
     "ScheduleException",

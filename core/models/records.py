@@ -119,6 +119,8 @@ class Reproductive(Provenance, Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     contraception: Mapped[str | None] = mapped_column(String(120))
     last_pregnancy_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Set while pregnant (expected date of delivery): drives tetanus (UV) doses and pregnancy cohorts.
+    expected_delivery_on: Mapped[dt.date | None] = mapped_column(Date)
     pregnancies: Mapped[int | None] = mapped_column(SmallInteger)
     miscarriages: Mapped[int | None] = mapped_column(SmallInteger)
     abortions: Mapped[int | None] = mapped_column(SmallInteger)
