@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
@@ -35,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.add_argument("--down", action="store_true", help="downgrade to --revision instead (e.g. base)")
     sub.add_parser("seed-demo", help="insert the made-up Quảng Ngãi demo data if it is not there")
+    reminders = sub.add_parser("reminders", help="run today's reminder sweep now (the worker runs it daily)")
+    reminders.add_argument(
+        "--again", action="store_true", help="run even if today's sweep already ran (nothing is sent twice)"
+    )
     add_machine_client_parser(sub)
     args = parser.parse_args(argv)
 
@@ -61,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(migrate_command(settings, "head"))
         asyncio.run(seed_command(settings))
         return 0
+    if args.command == "reminders":
+        settings, _server = resolve_database(settings)
+        return asyncio.run(reminders_command(settings, again=args.again))
     if args.command == "machine-client":
         settings, _server = resolve_database(settings)
         return asyncio.run(machine_client_create_command(settings, args))
@@ -96,6 +104,25 @@ async def seed_command(settings: Settings) -> bool:
         return False
     log.info("demo data seeded", citizens=summary.citizens, households=summary.households)
     return True
+
+
+async def reminders_command(settings: Settings, *, again: bool) -> int:
+    from notifications.reminders import SweepReport, run_daily, sweep
+
+    db = Database.from_settings(settings)
+    report: SweepReport | None
+    try:
+        if again:
+            report = await sweep(db, settings, now=dt.datetime.now(dt.UTC))
+        else:
+            report = await run_daily(db, settings)
+    finally:
+        await db.dispose()
+    if report is None:
+        print("phr: today's sweep already ran or is running on a worker (use --again to run it anyway)")
+        return 0
+    print("phr: reminders queued " + ", ".join(f"{key}={value}" for key, value in report.counts().items()))
+    return 0
 
 
 def add_machine_client_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from litestar import Request
 from litestar.datastructures import State
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import DomainError
+from core.immunization.service import Programme
 from core.settings import Settings
 
 
@@ -70,3 +72,9 @@ def close_leftover_sessions(app: ASGIApp) -> ASGIApp:
                 await session.close()
 
     return middleware
+
+
+def programme_of(request: Request[Any, Any, Any]) -> Programme:
+    """The province's immunization programme (schedule + optional series), for services that re-evaluate it."""
+    settings: Settings = request.app.state.settings
+    return Programme.from_settings(settings)

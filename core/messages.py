@@ -70,6 +70,22 @@ TEMPLATES: dict[str, Template] = {
             ttl=dt.timedelta(days=7),
         ),
         Template(
+            key="vaccination_overdue",
+            channel="push",
+            kind="vaccination",
+            title={"vi": "Nhắc lịch tiêm chủng", "en": "Vaccination reminder"},
+            body={
+                "vi": "Có mũi tiêm chủng đã quá hạn. Mở ứng dụng để xem chi tiết.",
+                "en": "A vaccination is overdue. Open the app for details.",
+            },
+            detail={
+                "vi": "Mũi tiêm chủng đã quá hạn (hạn {due_date}). Hãy đến trạm y tế để tiêm bù.",
+                "en": "A vaccination is overdue (was due {due_date}). Please visit your health station to catch up.",
+            },
+            params=frozenset({"due_date"}),
+            ttl=dt.timedelta(days=7),
+        ),
+        Template(
             key="checkup_due",
             channel="push",
             kind="checkup",
@@ -141,6 +157,19 @@ TEMPLATES: dict[str, Template] = {
             },
             detail={"vi": "{facility} nhắc bạn: {topic}.", "en": "{facility} reminds you: {topic}."},
             params=frozenset({"facility", "topic"}),
+            ttl=dt.timedelta(days=7),
+        ),
+        Template(
+            # A station's reminder campaign (core/campaigns.py). The push is the generic line below; the inbox shows
+            # the station's own text, joined through notifications.campaign_id, so the row carries no parameters.
+            key="campaign",
+            channel="push",
+            kind="campaign",
+            title={"vi": "Thông báo từ trạm y tế", "en": "Message from your health station"},
+            body={
+                "vi": "Trạm y tế có thông báo cho bạn. Mở ứng dụng để xem.",
+                "en": "Your health station sent you a message. Open the app to read it.",
+            },
             ttl=dt.timedelta(days=7),
         ),
     ]

@@ -170,8 +170,9 @@ async def notify_from_select(
 ) -> int:
     """Materialise one notification per row of ``recipients`` with a single ``INSERT … SELECT``.
 
-    ``recipients`` must select three columns, labelled ``account_id``, ``citizen_id`` and ``dedupe_key``. This is
-    the campaign path: a million rows are written without a million round trips.
+    ``recipients`` must select three columns, labelled ``account_id``, ``citizen_id`` and ``dedupe_key``, and may
+    select a fourth, ``params`` (JSONB), for per-row parameters (a reminder's due date) instead of ``params``. This
+    is the campaign and reminder path: a million rows are written without a million round trips.
     """
     spec = get_template(template)
     params = params or {}
@@ -189,7 +190,7 @@ async def notify_from_select(
         literal(Channel.push.value).cast(Notification.__table__.c.channel.type),
         literal(spec.kind),
         literal(spec.key),
-        literal(json.dumps(params)).cast(JSONB),
+        source.c.params if "params" in source.c else literal(json.dumps(params)).cast(JSONB),
         source.c.dedupe_key,
         literal(start),
         literal(end),

@@ -72,6 +72,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Must be registered with the provider exactly; default: {public_base_url}/v1/clinician/oidc/callback.
     oidc_redirect_uri: str | None = None
     oidc_scopes: str = "openid profile"
+    # Immunization and reminders (core/immunization, notifications/reminders.py).
+    immunization_optional_series: str = ""  # comma-separated optional series this province gives, e.g. "ROTA"
+    vaccination_reminder_days: int = 2  # days before a dose's due date that the reminder goes (DHIS2 uses 2)
+    reminder_sweep_hour: int = 6  # local hour from which the worker runs the daily sweep (sent from 07:00)
+    # A campaign stops itself when this many of its messages come back INVALID_ARGUMENT (our bug, not the phones').
+    campaign_pause_after_invalid: int = 50
+
+    @property
+    def optional_series(self) -> frozenset[str]:
+        return frozenset(code.strip().upper() for code in self.immunization_optional_series.split(",") if code.strip())
 
     @property
     def embedded_database(self) -> bool:
@@ -143,6 +153,10 @@ ENV_VARS: dict[str, str] = {
     "PHR_OIDC_CLIENT_SECRET": "oidc_client_secret",
     "PHR_OIDC_REDIRECT_URI": "oidc_redirect_uri",
     "PHR_OIDC_SCOPES": "oidc_scopes",
+    "PHR_IMMUNIZATION_OPTIONAL_SERIES": "immunization_optional_series",
+    "PHR_VACCINATION_REMINDER_DAYS": "vaccination_reminder_days",
+    "PHR_REMINDER_SWEEP_HOUR": "reminder_sweep_hour",
+    "PHR_CAMPAIGN_PAUSE_AFTER_INVALID": "campaign_pause_after_invalid",
 }
 _INT_FIELDS = {
     "port",
@@ -153,6 +167,9 @@ _INT_FIELDS = {
     "sms_daily_limit",
     "worker_batch_size",
     "worker_lease_seconds",
+    "vaccination_reminder_days",
+    "reminder_sweep_hour",
+    "campaign_pause_after_invalid",
 }
 _BOOL_FIELDS = {"self_registration"}
 _FLOAT_FIELDS = {"push_rate_per_second", "worker_poll_seconds"}

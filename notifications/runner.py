@@ -15,6 +15,7 @@ from notifications.circuit import CircuitBreaker
 from notifications.devices import DeviceService
 from notifications.dispatcher import Dispatcher
 from notifications.push import PushSender, build_push_sender
+from notifications.reminders import sweep_periodically
 from notifications.sms import GuardedSmsSender, SmsSender, build_sms_sender
 from notifications.worker import Worker, sms_sent_today
 
@@ -87,11 +88,13 @@ async def run_worker(settings: Settings) -> int:
     worker = build_worker(settings, database)
     log.info("worker started", push=worker.dispatcher.push.name, sms=worker.dispatcher.sms.name)
     pruner = asyncio.create_task(prune_devices_periodically(database, stop))
+    reminders = asyncio.create_task(sweep_periodically(database, settings, stop))
     try:
         await worker.run(stop)
     finally:
         stop.set()
         await pruner
+        await reminders
         await worker.dispatcher.push.aclose()
         await worker.dispatcher.sms.aclose()
         await database.dispose()

@@ -10,6 +10,7 @@ from api.citizen.account import ACCOUNT_ROUTES
 from api.citizen.appointments import ROUTES as APPOINTMENT_ROUTES
 from api.citizen.auth import AUTH_ROUTES
 from api.citizen.devices import DeviceController
+from api.citizen.immunizations import ROUTES as IMMUNIZATION_ROUTES
 from api.citizen.inbox import InboxController
 from api.citizen.records import RECORD_ROUTES
 from api.consent import CITIZEN_ROUTES as CITIZEN_CONSENT_ROUTES
@@ -19,6 +20,7 @@ citizen_router = Router(
     route_handlers=[
         *ACCOUNT_ROUTES,
         *RECORD_ROUTES,
+        *IMMUNIZATION_ROUTES,
         *CITIZEN_CONSENT_ROUTES,
         *APPOINTMENT_ROUTES,
         DeviceController,

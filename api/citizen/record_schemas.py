@@ -197,3 +197,5 @@ class VaccineOut(msgspec.Struct):
     name_vi: str
     name_en: str
     programme: bool
+    # The schedule series this product counts for under the current circular (several for a combination vaccine).
+    series: list[str]

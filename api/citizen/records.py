@@ -36,10 +36,12 @@ from api.citizen.record_schemas import (
     VaccineOut,
     VitalIn,
 )
+from api.deps import programme_of
 from api.errors import problem_spec
 from core.consent.grants import log_proxy_read
 from core.errors import Invalid, NotFound
 from core.identity.access import Relation, require_access
+from core.immunization.service import CURRENT
 from core.models import Citizen, CorrectionRequest, Source
 from core.models.base import Base
 from core.pagination import decode_cursor, encode_cursor
@@ -192,7 +194,7 @@ class RecordController(Controller):
         db_session: AsyncSession,
     ) -> Response[Any]:
         actor = await self._actor(db_session, account, citizen_id)
-        row = await RecordService(db_session).put_single(
+        row = await RecordService(db_session, programme=programme_of(request)).put_single(
             citizen_id, name, values, actor=actor, if_match=if_match(request), path=f"PUT record/{name}"
         )
         return Response(item_out(row), headers=etag(getattr(row, "version", 1)))
@@ -254,6 +256,7 @@ class RecordController(Controller):
         db_session: AsyncSession,
     ) -> dict[str, Any]:
         actor = await self._actor(db_session, account, citizen_id)
+        # Self-added sections are never doses, so the immunization programme plays no part here.
         row = await RecordService(db_session).add_item(
             citizen_id, name, values, actor=actor, path=f"POST record/{name}"
         )
@@ -315,7 +318,7 @@ class RecordController(Controller):
         actor = await self._actor(db_session, account, citizen_id)
         if SECTIONS[section.value].single:
             raise NotFound("no such item", code="item_not_found")
-        await RecordService(db_session).remove_item(
+        await RecordService(db_session, programme=programme_of(request)).remove_item(
             citizen_id, section.value, item_id, actor=actor, if_match=if_match(request)
         )
 
@@ -378,7 +381,7 @@ class VaccineController(Controller):
         self, account: NamedDependency[AccountPrincipal], db_session: NamedDependency[AsyncSession]
     ) -> list[VaccineOut]:
         rows = await RecordService(db_session).vaccine_catalogue()
-        return [VaccineOut(v.code, v.name_vi, v.name_en, v.programme) for v in rows]
+        return [VaccineOut(v.code, v.name_vi, v.name_en, v.programme, CURRENT.series_for(v.code)) for v in rows]
 
 
 RECORD_ROUTES = [RecordController, FhirController, CorrectionController, VaccineController]

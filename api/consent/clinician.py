@@ -21,6 +21,7 @@ from api.errors import problem_spec
 from core.consent.grants import GrantService
 from core.consent.shares import ShareService
 from core.errors import Forbidden, Unauthenticated
+from core.immunization.service import Programme
 from core.models import Clinician, Grant, Source, StaffRole
 from core.records.guard import Actor
 from core.records.service import RecordService
@@ -134,9 +135,10 @@ class GrantController(Controller):
         data: JSONBody[VaccinationIn],
         clinician: NamedDependency[Clinician],
         db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         grant = await self._write(db_session, clinician, grant_id)
-        row = await RecordService(db_session).add_item(
+        row = await RecordService(db_session, programme=Programme.from_settings(settings)).add_item(
             grant.citizen_id,
             "vaccinations",
             msgspec.structs.asdict(data),

@@ -92,7 +92,11 @@ TT10_2024 = ScheduleVersion(
             until=_m(60),
         ),
         Series(
-            "IPV", frozenset({"IPV", "DPT-VGB-HIB-IPV"}), (Dose(_m(5), _d(98)), Dose(_m(9), _m(6), _m(1))), until=_m(60)
+            # Minimums are WHO's for IPV (6 weeks; 4 weeks apart), so 6-in-1 doses at 2 and 3 months count.
+            "IPV",
+            frozenset({"IPV", "DPT-VGB-HIB-IPV"}),
+            (Dose(_m(5), _d(42)), Dose(_m(9), _d(70), _d(28))),
+            until=_m(60),
         ),
         Series("MEASLES", frozenset({"MEASLES", "MR", "MMR"}), (Dose(_m(9), _m(9)),), until=_m(60)),
         Series("MR", frozenset({"MR", "MMR"}), (Dose(_m(18), _m(12)),), after=("MEASLES", 1, _m(1)), until=_m(72)),
@@ -127,6 +131,22 @@ TT10_2024 = ScheduleVersion(
 )
 VERSIONS = {TT10_2024.code: TT10_2024}
 
+# Display names for the app and the stations: (Vietnamese, English).
+SERIES_NAMES: dict[str, tuple[str, str]] = {
+    "HEPB0": ("Viêm gan B sơ sinh", "Hepatitis B birth dose"),
+    "BCG": ("Lao (BCG)", "Tuberculosis (BCG)"),
+    "DPT-VGB-HIB": ("Bạch hầu–ho gà–uốn ván–viêm gan B–Hib", "Diphtheria–pertussis–tetanus–hepatitis B–Hib"),
+    "BOPV": ("Bại liệt uống (bOPV)", "Oral polio (bOPV)"),
+    "IPV": ("Bại liệt tiêm (IPV)", "Injected polio (IPV)"),
+    "MEASLES": ("Sởi", "Measles"),
+    "MR": ("Sởi–rubella", "Measles–rubella"),
+    "DPT4": ("Bạch hầu–ho gà–uốn ván nhắc lại", "DTP booster"),
+    "JE": ("Viêm não Nhật Bản", "Japanese encephalitis"),
+    "TD": ("Uốn ván–bạch hầu giảm liều (Td)", "Td booster"),
+    "TT": ("Uốn ván cho phụ nữ có thai (UV)", "Tetanus for pregnant women"),
+    "ROTA": ("Rota", "Rotavirus"),
+}
+
 
 class Status(enum.StrEnum):
     upcoming = "upcoming"
@@ -156,11 +176,17 @@ def evaluate(
     given: list[tuple[str, dt.date]],
     today: dt.date,
     optional: frozenset[str] = frozenset(),
+    delivery_on: dt.date | None = None,
 ) -> list[SeriesState]:
     """Every series of the version that applies to this person, in the version's order.
 
     ``optional`` names the optional series this province gives. A series past its ``until`` age is left out
     unless complete: the programme no longer chases it, so it is neither due nor overdue.
+
+    Tetanus for pregnant women counts from the pregnancy: the next UV dose is due from its start (the expected
+    delivery date ``delivery_on`` minus nine months, or today when the date is unknown), and is overdue by one
+    month before delivery at the latest — UV2 must be given ≥ 1 month before delivery. Earlier doses, from
+    earlier pregnancies, count, so a woman who had UV1–UV2 years ago is due UV3 now (never restarted).
     """
     states: dict[str, SeriesState] = {}
     for series in version.series:
@@ -189,7 +215,11 @@ def evaluate(
         if counted:
             due = max(due, dose.min_interval.after(counted[-1]))
         due = max(due, _earliest(series, index, birth_date, counted, states))
+        if series.pregnancy_only:
+            due = max(due, add_months(delivery_on, -9) if delivery_on else today)
         overdue_from = version.grace.after(due)
+        if series.pregnancy_only and delivery_on is not None:
+            overdue_from = max(due, min(overdue_from, add_months(delivery_on, -1)))
         status = Status.upcoming if today < due else Status.overdue if today > overdue_from else Status.due
         states[series.code] = SeriesState(
             series.code, tuple(counted), tuple(early), index + 1, due, status, overdue_from

@@ -18,10 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from core.immunization.service import Programme
+from core.immunization.service import refresh as refresh_immunization
 from core.models import Citizen, Diagnosis, Examination, Source, Vaccine
 from core.models.base import Base
+from core.outbox import local_date
 from core.records.guard import Actor, record_change, refuse_excluded
 from core.records.sections import PROTECTED, SECTIONS, Section
+
+IMMUNIZATION_SECTIONS = frozenset({"vaccinations", "reproductive"})  # doses, and pregnancy (tetanus UV doses)
 
 SUMMARY_LIMIT = 50  # newest items per list section in the summary; the section routes page through the rest
 CONTACT_FIELDS = frozenset(
@@ -49,9 +54,13 @@ def bmi(weight_kg: Decimal | None, height_cm: Decimal | None) -> Decimal | None:
 
 
 class RecordService:
-    def __init__(self, session: AsyncSession, now: dt.datetime | None = None) -> None:
+    def __init__(
+        self, session: AsyncSession, now: dt.datetime | None = None, *, programme: Programme | None = None
+    ) -> None:
         self.session = session
         self.now = now or dt.datetime.now(dt.UTC)
+        # Which immunization schedule the province runs: a dose or a pregnancy recorded here re-evaluates it.
+        self.programme = programme or Programme()
 
     # -- reading -------------------------------------------------------------------------------------------
     async def citizen(self, citizen_id: uuid.UUID) -> Citizen:
@@ -126,6 +135,7 @@ class RecordService:
                 actor=actor,
                 after=values,
             )
+            await self._immunization_changed(citizen_id, name)
             return row  # type: ignore[no-any-return]
         if if_match is None:
             raise PreconditionRequired("send If-Match with the version you edited", code="if_match_required")
@@ -148,6 +158,7 @@ class RecordService:
             before=before,
             after=values,
         )
+        await self._immunization_changed(citizen_id, name)
         return row  # type: ignore[no-any-return]
 
     async def add_item(
@@ -174,6 +185,7 @@ class RecordService:
             actor=actor,
             after=values,
         )
+        await self._immunization_changed(citizen_id, name)
         return row  # type: ignore[no-any-return]
 
     async def remove_item(
@@ -206,6 +218,7 @@ class RecordService:
             before={"deleted_at": None},
             after={"deleted_at": self.now},
         )
+        await self._immunization_changed(citizen_id, name)
 
     async def add_examination(
         self,
@@ -275,6 +288,11 @@ class RecordService:
             after=values,
         )
         return citizen
+
+    async def _immunization_changed(self, citizen_id: uuid.UUID, section: str) -> None:
+        """Keep immunization_due in step in the same transaction: the station's lists see the dose at once."""
+        if section in IMMUNIZATION_SECTIONS:
+            await refresh_immunization(self.session, [citizen_id], today=local_date(self.now), programme=self.programme)
 
     async def vaccine_catalogue(self) -> list[Vaccine]:
         return list((await self.session.scalars(select(Vaccine).order_by(Vaccine.code))).all())

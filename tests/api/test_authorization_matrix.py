@@ -413,6 +413,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/integration/token"): Row(public),
     ("GET", "/v1/citizens/{citizen_id}/record"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
     ("GET", "/v1/citizens/{citizen_id}/record.fhir"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
+    ("GET", "/v1/citizens/{citizen_id}/immunizations/schedule"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
     ("GET", "/v1/citizens/{citizen_id}/record/sections/{section}"): Row(
         ANYONE_ACTING, targets=TARGETS, params=lambda w, t: citizen(w, t) | {"section": "allergies"}
     ),
