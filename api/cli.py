@@ -1,4 +1,4 @@
-"""The ``phr`` command: serve, worker, migrate, seed-demo, machine-client.
+"""The ``phr`` command: serve, worker, migrate, seed-demo, machine-client, import, bench seed.
 
 This is a composition root (like ``api/app.py``): it turns settings into a running database, app or worker.
 With no ``PHR_DATABASE_URL`` every command starts the embedded PostgreSQL in ``PHR_DATA_DIR/pg`` first.
@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 
@@ -19,6 +20,10 @@ from core.db import Database, EmbeddedPostgres, start_embedded_postgres
 from core.demo import demo_logins, seed_demo
 from core.errors import DomainError
 from core.identity.machines import MachineClientService
+from core.interop.episodes import Client, HisImportService
+from core.interop.population import PopulationReport, ProgressBar, RowIssue, import_population
+from core.interop.reports import ImportTotals
+from core.interop.xml130 import MAX_FILE_BYTES
 from core.logging import configure_logging, get_logger
 from core.migrations import downgrade, upgrade
 from core.settings import Settings, SettingsError, load_settings
@@ -41,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--again", action="store_true", help="run even if today's sweep already ran (nothing is sent twice)"
     )
     add_machine_client_parser(sub)
+    add_import_parser(sub)
+    add_bench_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -72,6 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "machine-client":
         settings, _server = resolve_database(settings)
         return asyncio.run(machine_client_create_command(settings, args))
+    if args.command == "import" and args.source == "population":
+        settings, _server = resolve_database(settings)
+        return population_import_command(settings, args)
+    if args.command == "import" and args.source == "his":
+        settings, _server = resolve_database(settings)
+        return his_import_command(settings, args.directory, progress=not args.no_progress)
+    if args.command == "bench":
+        return bench_seed_command(settings, args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -153,6 +168,170 @@ async def machine_client_create_command(settings: Settings, args: argparse.Names
     print(f"client_secret: {created.secret}")
     print(f"scopes:        {' '.join(created.client.scopes)}")
     print("Store the secret in the client's configuration now; it cannot be shown again (only a hash is kept).")
+    return 0
+
+
+def add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imports = sub.add_parser("import", help="bring data in from other systems")
+    sources = imports.add_subparsers(dest="source", required=True)  # one subcommand per source system
+    population = sources.add_parser(
+        "population", help="part A for the whole province from the population register's CSV (see README)"
+    )
+    population.add_argument("file", type=Path, help="UTF-8 CSV with a header row")
+    population.add_argument("--chunk-size", type=int, default=20_000, help="rows per transaction (default 20000)")
+    population.add_argument("--rejects", type=Path, help="write every refused or warned line (line,kind,reason) here")
+    population.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    his = sources.add_parser("his", help="HIS episodes: every *.xml (XML 130, one episode per file) in a folder")
+    his.add_argument("directory", type=Path, help="folder of XML 130 files; each is imported in its own transaction")
+    his.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def population_import_command(settings: Settings, args: argparse.Namespace) -> int:
+    rejects = args.rejects.open("w", encoding="utf-8", newline="") if args.rejects else None
+    progress = None if args.no_progress else ProgressBar(sys.stderr)
+
+    def on_issue(issue: RowIssue) -> None:
+        if rejects is not None:
+            rejects.write(f"{issue.line},{issue.kind},{issue.code}\n")
+
+    async def run() -> PopulationReport:
+        db = Database.from_settings(settings)
+        try:
+            return await import_population(
+                db, args.file, chunk_size=args.chunk_size, on_progress=progress, on_issue=on_issue
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        if rejects is not None:
+            rejects.write("line,kind,reason\n")
+        report = asyncio.run(run())
+    except DomainError as exc:
+        print(f"phr: tệp không nhập được: {exc.detail} ({exc.code})", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"phr: không đọc được tệp: {exc.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        if progress is not None:
+            progress.finish()
+        if rejects is not None:
+            rejects.close()
+    print(population_summary(report))
+    return 0
+
+
+def population_summary(report: PopulationReport, listed: int = 20) -> str:
+    """What the operator reads: counts, reasons by code and line numbers, never a value from the file."""
+    lines = [
+        f"Nhập dân cư: {report.rows:,} dòng trong {report.seconds:.1f} giây ({report.rows_per_second:,.0f} dòng/giây)",
+        f"  tạo mới {report.created:,} · cập nhật {report.updated:,} · không đổi {report.unchanged:,} · "
+        f"bị từ chối {report.rejected:,} · cảnh báo {report.warnings:,} · "
+        f"hộ gia đình mới {report.households_created:,}",
+    ]
+    for label, counts in (("từ chối", report.rejected_by_reason), ("cảnh báo", report.warnings_by_reason)):
+        if counts:
+            lines.append(f"  {label}: " + ", ".join(f"{code}={n:,}" for code, n in counts.most_common()))
+    if report.issues:
+        shown = ", ".join(f"{issue.line}:{issue.code}" for issue in report.issues[:listed])
+        more = " …" if len(report.issues) > listed or report.rejected + report.warnings > listed else ""
+        lines.append(f"  dòng (số dòng:lý do): {shown}{more}")
+    return "\n".join(lines)
+
+
+def his_import_command(settings: Settings, directory: Path, *, progress: bool = True) -> int:
+    """Import every XML 130 file of a folder, one transaction each; print the totals (counts, no content)."""
+    if not directory.is_dir():
+        print(f"phr: không phải thư mục: {directory}", file=sys.stderr)
+        return 2
+    files = sorted(path for path in directory.iterdir() if path.suffix.lower() == ".xml" and path.is_file())
+    totals = asyncio.run(import_his_files(settings, files, progress=progress))
+    print("Nhập hồ sơ HIS (XML 130): " + "; ".join(totals.lines()))
+    return 1 if totals.rejected else 0
+
+
+async def import_his_files(settings: Settings, files: list[Path], *, progress: bool) -> ImportTotals:
+    totals = ImportTotals()
+    db = Database.from_settings(settings)
+    try:
+        for done, path in enumerate(files):
+            if progress:
+                draw_progress(done, len(files))
+            if (await asyncio.to_thread(path.stat)).st_size > MAX_FILE_BYTES:
+                totals.reject("file_too_large")  # never read into memory
+                continue
+            data = await asyncio.to_thread(path.read_bytes)
+            try:
+                async with db.transaction() as session:
+                    totals.add(await HisImportService(session, settings).import_file(data, Client()))
+            except DomainError as exc:  # this file is refused; the others go on
+                totals.reject(exc.code)
+        if progress:
+            draw_progress(len(files), len(files), end=True)
+    finally:
+        await db.dispose()
+    return totals
+
+
+def draw_progress(done: int, total: int, *, end: bool = False, width: int = 30) -> None:
+    """A one-line bar on stderr, redrawn in place: stdout keeps only the totals (scripts parse them)."""
+    filled = width * done // total if total else width
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tệp" + ("\n" if end else ""))
+    sys.stderr.flush()
+
+
+def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = sub.add_parser("bench", help="benchmark tools (from a source checkout: they live in bench/)")
+    actions = bench.add_subparsers(dest="action", required=True)
+    seed = actions.add_parser("seed", help="generate a synthetic province into the database (COPY, in minutes)")
+    seed.add_argument("--citizens", type=int, default=1_200_000, help="people to generate (default 1,200,000)")
+    seed.add_argument("--seed", type=int, default=831, help="random seed: the same seed gives the same province")
+    seed.add_argument("--today", type=dt.date.fromisoformat, help="the date the data is as of (default: today)")
+    seed.add_argument("--slot-days", type=int, default=14, help="days of appointment slots to open (default 14)")
+    seed.add_argument("--no-due", action="store_true", help="do not fill immunization_due with the schedule engine")
+    seed.add_argument(
+        "--force", action="store_true", help="seed even if the database has citizens (adds a province beside them)"
+    )
+    seed.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+
+
+def bench_seed_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: the service never depends on bench/, which the production image does not even contain.
+    try:
+        from bench.progress import Progress
+        from bench.seed import SeedOptions, SeedRefused, describe, seed_province
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("bench"):
+            raise
+        print("phr: bench needs a source checkout (the bench/ folder is not installed here)", file=sys.stderr)
+        return 2
+    from core.immunization.service import Programme
+
+    settings, _server = resolve_database(settings)
+    asyncio.run(migrate_command(settings, "head"))
+    options = SeedOptions(
+        citizens=args.citizens,
+        seed=args.seed,
+        today=args.today,
+        slot_days=args.slot_days,
+        force=args.force,
+        refresh_due=not args.no_due,
+        programme=Programme.from_settings(settings),
+    )
+
+    async def run() -> str:
+        db = Database.from_settings(settings)
+        try:
+            return describe(await seed_province(db, options, Progress(enabled=not args.no_progress)))
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(run()))
+    except SeedRefused as exc:
+        print(f"phr: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

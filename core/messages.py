@@ -160,6 +160,24 @@ TEMPLATES: dict[str, Template] = {
             ttl=dt.timedelta(days=7),
         ),
         Template(
+            # A hospital's follow-up appointment paper (XML14 of an imported episode). Generic on purpose: the push
+            # names no diagnosis, department or hospital; the inbox adds the date and the facility only.
+            key="reexamination_due",
+            channel="push",
+            kind="reexamination",
+            title={"vi": "Nhắc lịch tái khám", "en": "Follow-up visit reminder"},
+            body={
+                "vi": "Bạn có lịch tái khám sắp tới. Mở ứng dụng để xem chi tiết.",
+                "en": "You have a follow-up visit coming up. Open the app for details.",
+            },
+            detail={
+                "vi": "Lịch tái khám ngày {date} tại {facility}.",
+                "en": "Follow-up visit on {date} at {facility}.",
+            },
+            params=frozenset({"date", "facility"}),
+            ttl=dt.timedelta(days=2),
+        ),
+        Template(
             # A station's reminder campaign (core/campaigns.py). The push is the generic line below; the inbox shows
             # the station's own text, joined through notifications.campaign_id, so the row carries no parameters.
             key="campaign",

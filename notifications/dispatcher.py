@@ -46,6 +46,7 @@ class ClaimedRow:
     sealed: bytes | None
     attempts: int  # including the attempt now under way
     expires_at: dt.datetime
+    campaign_id: uuid.UUID | None = None  # the worker pauses a campaign FCM keeps rejecting (core/campaigns.py)
 
 
 @dataclass(frozen=True, slots=True)

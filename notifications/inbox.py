@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.campaigns import inbox_texts
 from core.errors import Invalid, NotFound
 from core.messages import get_template
 from core.models import Channel, DeliveryStatus, Notification
@@ -74,7 +75,8 @@ class InboxService:
         rows = list((await self.session.scalars(query)).all())
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [self._item(row, lang) for row in rows]
+        texts = await self._campaign_texts(rows, lang)
+        items = [self._item(row, lang, texts.get(row.id)) for row in rows]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return InboxPage(items=items, next_cursor=next_cursor)
 
@@ -92,16 +94,21 @@ class InboxService:
         row = (await self.session.scalars(stmt, execution_options={"populate_existing": True})).one_or_none()
         if row is None:
             raise NotFound("no such notification", code="notification_not_found")
-        return self._item(row, lang)
+        texts = await self._campaign_texts([row], lang)
+        return self._item(row, lang, texts.get(row.id))
+
+    async def _campaign_texts(self, rows: list[Notification], lang: str) -> dict[uuid.UUID, str]:
+        # A campaign's text is the station's own, kept once on the campaign rather than on 100,000 rows.
+        return await inbox_texts(self.session, [row.id for row in rows if row.campaign_id is not None], lang)
 
     @staticmethod
-    def _item(row: Notification, lang: str) -> InboxItem:
+    def _item(row: Notification, lang: str, campaign_text: str | None = None) -> InboxItem:
         template = get_template(row.template_key)
         return InboxItem(
             id=row.id,
             kind=row.kind,
             title=template.render_title(lang),
-            body=template.render_detail(lang, row.params),
+            body=campaign_text if campaign_text is not None else template.render_detail(lang, row.params),
             citizen_id=row.citizen_id,
             created_at=row.created_at,
             read_at=row.read_at,

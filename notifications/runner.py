@@ -62,6 +62,7 @@ def build_worker(settings: Settings, database: Database, **overrides: Any) -> Wo
         "batch_size": settings.worker_batch_size,
         "lease": dt.timedelta(seconds=settings.worker_lease_seconds),
         "poll_interval": settings.worker_poll_seconds,
+        "campaign_pause_after": settings.campaign_pause_after_invalid,
     } | overrides
     return Worker(database, dispatcher, **options)
 

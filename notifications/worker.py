@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.campaigns import PAUSE_REASON, stop_campaign_rows
 from core.db import Database
 from core.logging import get_logger
 from core.models import Account, Channel, DeliveryStatus, Device, Notification
@@ -43,7 +44,7 @@ CLAIM_SQL = text(
     FROM due
     WHERE n.id = due.id
     RETURNING n.id, n.channel, n.account_id, n.phone, n.kind, n.template_key, n.params, n.sealed, n.attempts,
-              n.expires_at
+              n.expires_at, n.campaign_id
     """
 )
 
@@ -63,6 +64,7 @@ class Worker:
         poll_interval: float = 5.0,
         shutdown_grace: float = 20.0,
         clock: Clock = utcnow,
+        campaign_pause_after: int = 50,
     ) -> None:
         self.db = database
         self.dispatcher = dispatcher
@@ -71,6 +73,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
         self.clock = clock
+        self.campaign_pause_after = campaign_pause_after  # PHR_CAMPAIGN_PAUSE_AFTER_INVALID
         self.wake = asyncio.Event()
         self.delivered = 0
 
@@ -102,6 +105,7 @@ class Worker:
         report = await self._finish_or_release(delivery, lease_id, stop)
         if report is not None:
             await self._record(report, lease_id)
+            await self._check_campaigns(rows, report)
         return len(rows)
 
     async def _finish_or_release(
@@ -151,6 +155,7 @@ class Worker:
                 sealed=r["sealed"],
                 attempts=r["attempts"],
                 expires_at=r["expires_at"],
+                campaign_id=r["campaign_id"],
             )
             for r in raw
         ]
@@ -210,6 +215,32 @@ class Worker:
             if report.dead_devices:
                 await session.execute(delete(Device).where(Device.id.in_(report.dead_devices)))
         self.delivered += sum(1 for o in report.outcomes if o.status is DeliveryStatus.sent)
+
+    async def _check_campaigns(self, rows: list[ClaimedRow], report: BatchReport) -> None:
+        """Pause a campaign FCM keeps calling malformed; stop retries of a campaign stopped while in flight.
+
+        Costs nothing when every campaign row went out: the database is only asked when one was rejected or
+        put back for a retry.
+        """
+        campaign_of = {row.id: row.campaign_id for row in rows if row.campaign_id is not None}
+        rejected: set[uuid.UUID] = set()
+        retrying: set[uuid.UUID] = set()
+        for outcome in report.outcomes:
+            campaign_id = campaign_of.get(outcome.id)
+            if campaign_id is None:
+                continue
+            if outcome.status is DeliveryStatus.failed and outcome.error == PAUSE_REASON:
+                rejected.add(campaign_id)
+            elif outcome.status is DeliveryStatus.pending:
+                retrying.add(campaign_id)
+        if not rejected and not retrying:
+            return
+        async with self.db.transaction() as session:
+            paused = await stop_campaign_rows(
+                session, rejected=rejected, retrying=retrying, threshold=self.campaign_pause_after, now=self.clock()
+            )
+        for campaign_id in paused:
+            log.error("campaign paused: FCM rejects its messages", campaign_id=str(campaign_id), error=PAUSE_REASON)
 
     async def release(self, lease_id: uuid.UUID) -> int:
         """Hand a batch back untouched (shutdown): pending again, the attempt not counted."""

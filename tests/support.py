@@ -10,10 +10,13 @@ from contextlib import asynccontextmanager
 
 import httpx
 from litestar import Litestar
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import String, Text, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.identity.sessions import SessionService
-from core.models import Clinician, SubjectKind
+from core.models import Base, Clinician, SubjectKind
+from core.records.exclusion import DEFAULT_POLICY
 from core.settings import Settings
 
 
@@ -61,3 +64,25 @@ async def login_clinician(session: AsyncSession, settings: Settings, clinician: 
     )
     await session.flush()
     return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+# Tables whose text is not a person's data: rule ids of receipts, and the vaccine catalogue.
+SCAN_SKIPPED_TABLES = frozenset({"exclusion_receipts", "vaccines"})
+
+
+async def scan_every_column(conn: AsyncConnection) -> list[str]:
+    """``table.column: rule`` for every deny-listed code or word stored in any text, code or JSON column."""
+    found: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name in SCAN_SKIPPED_TABLES:
+            continue
+        columns = [c for c in table.columns if isinstance(c.type, String | Text | JSONB)]
+        if not columns:
+            continue
+        for row in (await conn.execute(select(*columns))).all():
+            for column, value in zip(columns, row, strict=True):
+                if value is None:
+                    continue
+                hits = DEFAULT_POLICY.scan(value if isinstance(value, dict | list) else {column.name: value})
+                found += [f"{table.name}.{column.name}: {hit.rule_id}" for hit in hits]
+    return found

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal, provide_clinician
 from api.consent import STATION_ROUTES as STATION_CONSENT_ROUTES
-from api.station import identity, records, schedules
+from api.station import campaigns, coverage, his_episodes, identity, records, schedules
 from core.errors import Forbidden
 from core.models import StaffRole
 from core.settings import Settings
@@ -31,7 +31,15 @@ async def provide_station_staff(
 
 station_router = Router(
     path="/v1/station",
-    route_handlers=[*identity.ROUTES, *records.ROUTES, *schedules.ROUTES, *STATION_CONSENT_ROUTES],
+    route_handlers=[
+        *identity.ROUTES,
+        *records.ROUTES,
+        *schedules.ROUTES,
+        *coverage.ROUTES,
+        *campaigns.ROUTES,
+        *his_episodes.ROUTES,
+        *STATION_CONSENT_ROUTES,
+    ],
     dependencies={"staff": Provide(provide_station_staff)},
     security=[{"bearer": []}],
 )

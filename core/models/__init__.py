@@ -22,6 +22,7 @@ from core.models.auth import (
 from core.models.base import Base
 from core.models.campaigns import Campaign, CampaignStatus
 from core.models.consent import AccessEvent, Grant, Share
+from core.models.encounters import Encounter, HisImport, HisImportStatus, PendingEpisode, PendingStatus
 from core.models.identity import Account, AccountStatus, Clinician, MachineClient, RecoveryCode, StaffRole
 from core.models.immunization import DoseStatus, ImmunizationDue, ReminderSweep
 from core.models.notifications import TERMINAL_STATUSES, Channel, DeliveryStatus, Device, Notification, Platform
@@ -73,9 +74,9 @@ __all__ = [
     "AppointmentStatus",
     "AuthSession",
     "Base",
+    "BirthStatus",
     "Campaign",
     "CampaignStatus",
-    "BirthStatus",
     "Channel",
     "Citizen",
     "Clinician",
@@ -87,11 +88,12 @@ __all__ = [
     "DelegationStatus",
     "DeliveryStatus",
     "Device",
-    "DoseStatus",
     "DeviceChallenge",
     "DeviceKey",
     "Diagnosis",
     "Disability",
+    "DoseStatus",
+    "Encounter",
     "Examination",
     "ExclusionReceipt",
     "Facility",
@@ -100,9 +102,11 @@ __all__ = [
     "FamilyHistory",
     "Grant",
     "Guardianship",
+    "HisImport",
+    "HisImportStatus",
     "Household",
-    "ImmunizationDue",
     "IdempotencyRecord",
+    "ImmunizationDue",
     "InsuranceCard",
     "LinkRequest",
     "LinkRequestStatus",
@@ -111,6 +115,8 @@ __all__ = [
     "Notification",
     "OtherInfo",
     "OtpChallenge",
+    "PendingEpisode",
+    "PendingStatus",
     "PhoneGuard",
     "Platform",
     "QueueCounter",

@@ -1,6 +1,6 @@
 """The record as a FHIR R4 Bundle (a patient summary): Patient, AllergyIntolerance, Condition, Immunization,
-Observation (vital signs) and Encounter (examinations). Plain dicts: the export is JSON, and no FHIR library is
-needed at run time (the tests validate the output with one)."""
+Observation (vital signs) and Encounter (examinations, imported hospital episodes). Plain dicts: the export is JSON,
+and no FHIR library is needed at run time (the tests validate the output with one)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ UCUM = "http://unitsofmeasure.org"
 VACCINE_SYSTEM = "urn:phr:vaccine"  # the province's vaccine catalogue codes
 CCCD_SYSTEM = "urn:phr:cccd"  # số định danh cá nhân
 BHXH_SYSTEM = "urn:phr:bhxh"
+FACILITY_SYSTEM = "urn:phr:facility"  # MA_CSKCB, the national facility code
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+INPATIENT_KINDS = frozenset({"03", "3", "04", "4"})  # MA_LOAI_KCB: inpatient, inpatient day care
 ALLERGY_CATEGORY = {"drug": "medication", "food": "food", "chemical": "environment", "other": "environment"}
 VITAL_CODES = {
     "weight": ("29463-7", "Body weight", "kg"),
@@ -80,6 +83,26 @@ def _blood_pressure(patient: str, when: str, systolic: Any, diastolic: Any) -> d
             }
         )
     return _observation(patient, when, "85354-9", "Blood pressure panel") | {"component": components}
+
+
+def _hospital_encounter(patient: str, item: Any) -> dict[str, Any]:
+    """An imported HIS episode (XML 130): period, class, the hospital's code, its ICD-10 codes as reasons."""
+    period = {"start": item.admitted_at.isoformat()}
+    if item.discharged_at is not None:
+        period["end"] = item.discharged_at.isoformat()
+    codes = [code for code in (item.main_icd10, *(item.secondary_icd10 or "").split(";")) if code]
+    encounter: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": str(item.id),
+        "status": "finished",
+        "class": {"system": ACT_CODE, "code": "IMP" if item.kind in INPATIENT_KINDS else "AMB"},
+        "subject": {"reference": patient},
+        "period": period,
+        "serviceProvider": {"identifier": {"system": FACILITY_SYSTEM, "value": item.facility_code}},
+    }
+    if codes:
+        encounter["reasonCode"] = [{"coding": [{"system": ICD10, "code": code}]} for code in codes]
+    return encounter
 
 
 def patient_resource(summary: RecordSummary) -> dict[str, Any]:
@@ -211,6 +234,8 @@ def bundle(summary: RecordSummary, *, now: dt.datetime | None = None) -> dict[st
         computed = bmi(e.weight_kg, e.height_cm)
         if computed is not None:
             entries.append(_entry(_vital(ref, "bmi", when, computed)))
+    for item in lists.get("encounters", []):
+        entries.append(_entry(_hospital_encounter(ref, item)))
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),

@@ -16,6 +16,7 @@ from core.models import (
     Condition,
     Diagnosis,
     Disability,
+    Encounter,
     Examination,
     FamilyHistory,
     Note,
@@ -55,6 +56,8 @@ SECTIONS: dict[str, Section] = {
         Section("diagnoses", Diagnosis, single=False, self_editable=False, order_by="diagnosed_on"),
         Section("notes", Note, single=False, self_editable=False, order_by="written_on"),
         Section("vitals", Vital, single=False, self_editable=True, order_by="measured_at"),
+        # Hospital episodes imported from HIS (XML 130, core/interop): read-only for citizens, like every clinical part.
+        Section("encounters", Encounter, single=False, self_editable=False, order_by="admitted_at"),
     ]
 }
 

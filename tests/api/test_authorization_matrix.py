@@ -193,6 +193,7 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
     )
 
     world.ids = {
+        "S1": s1.id,
         "A": a.id,
         "B": b.id,
         "M": m.id,
@@ -411,6 +412,10 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/v1/clinician/oidc/login"): Row(public),
     ("GET", "/v1/clinician/oidc/callback"): Row(public),
     ("POST", "/v1/integration/token"): Row(public),
+    # Machine clients only (any other token is a 401); the world's machine has his:episodes:write, not this scope.
+    ("POST", "/v1/integration/immunizations"): Row(lambda p, _t: 403 if p == "machine" else 401),
+    # The world's machine has his:episodes:write: it passes the guard (its JSON body then gets 415, not a 401/403).
+    ("POST", "/v1/integration/his/episodes"): Row(lambda p, _t: ALLOW if p == "machine" else 401),
     ("GET", "/v1/citizens/{citizen_id}/record"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
     ("GET", "/v1/citizens/{citizen_id}/record.fhir"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
     ("GET", "/v1/citizens/{citizen_id}/immunizations/schedule"): Row(ANYONE_ACTING, targets=TARGETS, params=citizen),
@@ -529,6 +534,33 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/station/appointments/{appointment_id}/no-show"): Row(
         station_404, params=lambda w, t: {"appointment_id": str(uuid7())}
     ),
+    # Campaigns: creating and listing are the station's own; a campaign id nobody has (or another station's) is 404.
+    ("POST", "/v1/station/campaigns"): Row(
+        station(scoped=False),
+        body=lambda w, t: {
+            "name": "Nhắc tiêm",
+            "cohort": {"age_max_years": 5},
+            "text_vi": "Mời {name} đi tiêm",
+            "send_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(),
+        },
+    ),
+    ("GET", "/v1/station/campaigns"): Row(station(scoped=False)),
+    ("GET", "/v1/station/campaigns/{campaign_id}"): Row(station_404, params=lambda w, t: {"campaign_id": str(uuid7())}),
+    ("GET", "/v1/station/campaigns/{campaign_id}/stats"): Row(
+        station_404, params=lambda w, t: {"campaign_id": str(uuid7())}
+    ),
+    ("POST", "/v1/station/campaigns/{campaign_id}/preview"): Row(
+        station_404, params=lambda w, t: {"campaign_id": str(uuid7())}
+    ),
+    ("POST", "/v1/station/campaigns/{campaign_id}/launch"): Row(
+        station_404, params=lambda w, t: {"campaign_id": str(uuid7())}
+    ),
+    ("POST", "/v1/station/campaigns/{campaign_id}/cancel"): Row(
+        station_404, params=lambda w, t: {"campaign_id": str(uuid7())}
+    ),
+    ("POST", "/v1/station/campaigns/{campaign_id}/resume"): Row(
+        station_404, params=lambda w, t: {"campaign_id": str(uuid7())}
+    ),
     ("GET", "/v1/facilities/{facility_id}/slots"): Row(any_account, params=lambda w, t: {"facility_id": str(uuid7())}),
     ("POST", "/v1/citizens/{citizen_id}/appointments"): Row(
         ANYONE_ACTING, targets=TARGETS, params=citizen, body=lambda w, t: {"slot_id": str(uuid7())}
@@ -545,6 +577,13 @@ ROWS: dict[tuple[str, str], Row] = {
         body=lambda w, t: {"slot_id": str(uuid7())},
     ),
     ("GET", "/v1/station/corrections"): Row(station(scoped=False)),
+    ("GET", "/v1/station/his-episodes/pending"): Row(station(scoped=False)),
+    ("POST", "/v1/station/his-episodes/pending/{pending_id}/resolve"): Row(
+        station_404, params=lambda w, t: {"pending_id": str(uuid7())}, body=lambda w, t: {"citizen_id": str(uuid7())}
+    ),
+    ("POST", "/v1/station/his-episodes/pending/{pending_id}/dismiss"): Row(
+        station_404, params=lambda w, t: {"pending_id": str(uuid7())}
+    ),
     ("POST", "/v1/station/corrections/{correction_id}/resolve"): Row(
         station(scoped=True),
         params=lambda w, t: {"correction_id": str(w.ids["correction_A"])},
@@ -567,6 +606,13 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     ("DELETE", "/v1/station/guardianships/{guardianship_id}"): Row(
         station(scoped=True), params=lambda w, t: {"guardianship_id": str(w.ids["guardianship_M"])}
+    ),
+    # S1's own area: its staff read it; S2's admin asks for S1's id and finds nothing.
+    ("GET", "/v1/station/facilities/{facility_id}/coverage"): Row(
+        station(scoped=True), params=lambda w, t: {"facility_id": str(w.ids["S1"])}
+    ),
+    ("GET", "/v1/station/facilities/{facility_id}/overdue"): Row(
+        station(scoped=True), params=lambda w, t: {"facility_id": str(w.ids["S1"])}
     ),
 }
 

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
-from sqlalchemy import String, Text, select, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -26,12 +25,13 @@ from core.db import Database
 from core.identity.sessions import SessionService
 from core.ids import uuid7
 from core.migrations import upgrade
-from core.models import Account, AccountCitizen, Base, Citizen, Sex, Source, SubjectKind
-from core.records.exclusion import CODE_RULES, DEFAULT_POLICY, LEXICON
+from core.models import Account, AccountCitizen, Citizen, Sex, Source, SubjectKind
+from core.records.exclusion import CODE_RULES, LEXICON
 from core.records.guard import Actor
 from core.records.service import RecordService
 from core.settings import Settings
 from tests.conftest import PgCluster
+from tests.support import scan_every_column
 
 BENIGN = [
     line for line in (Path(__file__).parents[1] / "core/records/benign_notes_vi.txt").read_text().splitlines() if line
@@ -179,24 +179,9 @@ def test_clinician_writes_refuse_excluded_codes_and_text(
 def test_after_all_that_no_column_holds_anything_excluded(world: dict[str, Any]) -> None:
     async def scan() -> list[str]:
         engine = create_async_engine(world["url"], poolclass=NullPool)
-        found: list[str] = []
         try:
             async with engine.connect() as conn:
-                for table in Base.metadata.sorted_tables:
-                    if table.name in ("exclusion_receipts", "vaccines"):
-                        continue  # rule ids and the catalogue: no person's data
-                    columns = [c for c in table.columns if isinstance(c.type, String | Text | JSONB)]
-                    if not columns:
-                        continue
-                    rows = (await conn.execute(select(*columns))).all()
-                    for row in rows:
-                        for column, value in zip(columns, row, strict=True):
-                            if value is None:
-                                continue
-                            hits = DEFAULT_POLICY.scan(
-                                value if isinstance(value, dict | list) else {column.name: value}
-                            )
-                            found += [f"{table.name}.{column.name}: {hit.rule_id}" for hit in hits]
+                found = await scan_every_column(conn)
                 receipts = (await conn.execute(text("SELECT count(*) FROM exclusion_receipts"))).scalar_one()
         finally:
             await engine.dispose()

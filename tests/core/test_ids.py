@@ -24,3 +24,10 @@ def test_uuid7_orders_by_creation_time() -> None:
     second = uuid7()
     assert first < second
     assert len({uuid7() for _ in range(10_000)}) == 10_000
+
+
+def test_uuid7_is_monotonic_within_one_millisecond() -> None:
+    made = [uuid7() for _ in range(50_000)]  # many per millisecond
+    assert made == sorted(made), "ids made in a row sort in the order they were made"
+    assert len(set(made)) == len(made)
+    assert all(value.version == 7 and value.variant == "specified in RFC 4122" for value in made)
