@@ -103,8 +103,9 @@ class Preview:
     sample: list[SamplePerson]
 
 
-@dataclass(frozen=True, slots=True)
-class Stats:
+class Stats(msgspec.Struct, frozen=True):
+    """The funnel; also the API's response body (api/station/campaigns.py returns it as is)."""
+
     targeted: int
     people: int
     pending: int

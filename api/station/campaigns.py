@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from core.campaigns import MAX_PAGE, MAX_TEXT, CampaignService
+from core.campaigns import MAX_PAGE, MAX_TEXT, CampaignService, Stats
 from core.cohorts import CohortFilter
 from core.models import Campaign
 
@@ -64,19 +64,6 @@ class PreviewOut(msgspec.Struct):
     people: int
     recipients: int
     sample: list[SampleOut]
-
-
-class StatsOut(msgspec.Struct):
-    targeted: int
-    people: int
-    pending: int
-    sent: int
-    failed: int
-    expired: int
-    cancelled: int
-    opened: int
-    booked: int
-    attended: int
 
 
 def campaign_out(c: Campaign) -> CampaignOut:
@@ -183,20 +170,8 @@ class CampaignController(Controller):
         campaign_id: FromPath[uuid.UUID],
         staff: NamedDependency[ClinicianPrincipal],
         db_session: NamedDependency[AsyncSession],
-    ) -> StatsOut:
-        s = await CampaignService(db_session, staff.facility_id).stats(campaign_id)
-        return StatsOut(
-            targeted=s.targeted,
-            people=s.people,
-            pending=s.pending,
-            sent=s.sent,
-            failed=s.failed,
-            expired=s.expired,
-            cancelled=s.cancelled,
-            opened=s.opened,
-            booked=s.booked,
-            attended=s.attended,
-        )
+    ) -> Stats:
+        return await CampaignService(db_session, staff.facility_id).stats(campaign_id)
 
 
 ROUTES = [CampaignController]

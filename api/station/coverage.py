@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
 from api.deps import programme_of
-from core.immunization.coverage import DEFAULT_COHORT_YEARS, AreaCoverage, CoverageService, Ratio
+from core.immunization.coverage import DEFAULT_COHORT_YEARS, AreaCoverage, CoverageService, OverdueItem, Ratio
 from core.immunization.schedule import SERIES_NAMES
 from core.outbox import local_date
 
@@ -62,22 +62,8 @@ class CoverageOut(msgspec.Struct):
     communes: list[AreaOut]  # commune_code null: people with no commune on either address
 
 
-class OverdueOut(msgspec.Struct):
-    citizen_id: uuid.UUID
-    full_name: str
-    date_of_birth: dt.date
-    commune_code: str | None
-    commune_name: str | None
-    hamlet: str | None
-    series: str
-    next_dose: int | None
-    due_on: dt.date | None
-    overdue_from: dt.date
-    days_overdue: int
-
-
 class OverduePageOut(msgspec.Struct):
-    items: list[OverdueOut]
+    items: list[OverdueItem]
     next_cursor: str | None
 
 
@@ -158,22 +144,7 @@ class StationCoverageController(Controller):
             commune=commune,
         )
         return OverduePageOut(
-            items=[
-                OverdueOut(
-                    citizen_id=i.citizen_id,
-                    full_name=i.full_name,
-                    date_of_birth=i.date_of_birth,
-                    commune_code=i.commune_code,
-                    commune_name=i.commune_name,
-                    hamlet=i.hamlet,
-                    series=i.series,
-                    next_dose=i.next_dose,
-                    due_on=i.due_on,
-                    overdue_from=i.overdue_from,
-                    days_overdue=i.days_overdue,
-                )
-                for i in page.items
-            ],
+            items=page.items,
             next_cursor=page.next_cursor,
         )
 

@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import msgspec
 from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,8 +100,9 @@ class StationCoverage:
     communes: list[AreaCoverage]
 
 
-@dataclass(frozen=True, slots=True)
-class OverdueItem:
+class OverdueItem(msgspec.Struct, frozen=True):
+    """One row of the work list; also the API's item (api/station/coverage.py returns it as is)."""
+
     citizen_id: uuid.UUID
     full_name: str
     date_of_birth: dt.date
