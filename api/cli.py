@@ -21,11 +21,12 @@ from core.demo import demo_logins, seed_demo
 from core.errors import DomainError
 from core.identity.machines import MachineClientService
 from core.interop.episodes import Client, HisImportService
-from core.interop.population import PopulationReport, ProgressBar, RowIssue, import_population
+from core.interop.population import PopulationReport, RowIssue, import_population
 from core.interop.reports import ImportTotals
 from core.interop.xml130 import MAX_FILE_BYTES
 from core.logging import configure_logging, get_logger
 from core.migrations import downgrade, upgrade
+from core.progress import Progress
 from core.settings import Settings, SettingsError, load_settings
 
 log = get_logger("phr.cli")
@@ -188,7 +189,8 @@ def add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def population_import_command(settings: Settings, args: argparse.Namespace) -> int:
     rejects = args.rejects.open("w", encoding="utf-8", newline="") if args.rejects else None
-    progress = None if args.no_progress else ProgressBar(sys.stderr)
+    progress = Progress(enabled=not args.no_progress)
+    progress.start("Nhập dân cư", args.file.stat().st_size if args.file.is_file() else 0)
 
     def on_issue(issue: RowIssue) -> None:
         if rejects is not None:
@@ -198,7 +200,11 @@ def population_import_command(settings: Settings, args: argparse.Namespace) -> i
         db = Database.from_settings(settings)
         try:
             return await import_population(
-                db, args.file, chunk_size=args.chunk_size, on_progress=progress, on_issue=on_issue
+                db,
+                args.file,
+                chunk_size=args.chunk_size,
+                on_progress=lambda position, _size, rows: progress.update(position, items=rows),
+                on_issue=on_issue,
             )
         finally:
             await db.dispose()
@@ -214,8 +220,7 @@ def population_import_command(settings: Settings, args: argparse.Namespace) -> i
         print(f"phr: không đọc được tệp: {exc.strerror}", file=sys.stderr)
         return 1
     finally:
-        if progress is not None:
-            progress.finish()
+        progress.done()
         if rejects is not None:
             rejects.close()
     print(population_summary(report))
@@ -253,11 +258,12 @@ def his_import_command(settings: Settings, directory: Path, *, progress: bool = 
 
 async def import_his_files(settings: Settings, files: list[Path], *, progress: bool) -> ImportTotals:
     totals = ImportTotals()
+    bar = Progress(enabled=progress)
+    bar.start("Nhập hồ sơ HIS", len(files), unit="tệp")
     db = Database.from_settings(settings)
     try:
         for done, path in enumerate(files):
-            if progress:
-                draw_progress(done, len(files))
+            bar.update(done)
             if (await asyncio.to_thread(path.stat)).st_size > MAX_FILE_BYTES:
                 totals.reject("file_too_large")  # never read into memory
                 continue
@@ -267,18 +273,11 @@ async def import_his_files(settings: Settings, files: list[Path], *, progress: b
                     totals.add(await HisImportService(session, settings).import_file(data, Client()))
             except DomainError as exc:  # this file is refused; the others go on
                 totals.reject(exc.code)
-        if progress:
-            draw_progress(len(files), len(files), end=True)
+        bar.update(len(files))
+        bar.done()
     finally:
         await db.dispose()
     return totals
-
-
-def draw_progress(done: int, total: int, *, end: bool = False, width: int = 30) -> None:
-    """A one-line bar on stderr, redrawn in place: stdout keeps only the totals (scripts parse them)."""
-    filled = width * done // total if total else width
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} tệp" + ("\n" if end else ""))
-    sys.stderr.flush()
 
 
 def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -299,7 +298,6 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def bench_seed_command(settings: Settings, args: argparse.Namespace) -> int:
     # Imported here: the service never depends on bench/, which the production image does not even contain.
     try:
-        from bench.progress import Progress
         from bench.seed import SeedOptions, SeedRefused, describe, seed_province
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("bench"):

@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from bench.progress import Progress
 from core.models import Base
+from core.progress import Progress
 
 _MIX = 0x9E3779B1  # Knuth's multiplicative hash: low bits that look random, from the counter alone
 _LOW62 = (1 << 62) - 1

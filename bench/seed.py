@@ -29,11 +29,11 @@ from bench.geography import PROVINCE_NAME, Geography, plan_geography
 from bench.histories import CONDITIONS, EXAM_ADVICE, HEXAVALENT, NOT_GIVEN_REASONS
 from bench.people_rows import PeoplePlan, Taken
 from bench.population import build_population
-from bench.progress import Progress
 from bench.record_rows import RecordPlan
 from core.db import Database
 from core.immunization.service import Programme, refresh_population
 from core.outbox import local_date
+from core.progress import Progress
 from core.records.exclusion import DEFAULT_POLICY
 
 DEFAULT_CITIZENS = 1_200_000
@@ -140,7 +140,7 @@ async def _load(
 ) -> None:
     rng = random.Random(options.seed)  # noqa: S311 - reproducible synthetic data, not a secret
     taken, vaccines = await _taken(driver, force=options.force)
-    missing = {s.code for s in options.programme.version.series} - {HEXAVALENT} - vaccines
+    missing = ({s.code for s in options.programme.version.series} | {HEXAVALENT}) - vaccines
     if missing:
         raise RuntimeError(f"the vaccine catalogue lacks {sorted(missing)}: migrate the database first")
     ids = IdSpace()

@@ -29,7 +29,6 @@ SCOPE_MONTHS = max(s.until.months for s in CURRENT.series if s.until is not None
 # A pregnancy counts from the expected delivery date back ~10 months, and a little past it (late deliveries).
 PREGNANCY_MONTHS = 10
 PREGNANCY_OVERRUN = dt.timedelta(days=21)
-_CHUNK = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +133,9 @@ async def refresh(
         for state in _evaluate(person, doses.get(person.id, []), today, programme)
     ]
     await session.execute(delete(ImmunizationDue).where(ImmunizationDue.citizen_id.in_(citizen_ids)))
-    for start in range(0, len(rows), _CHUNK):
-        await session.execute(insert(ImmunizationDue).values(rows[start : start + _CHUNK]))
+    if rows:
+        # executemany, not one multi-row VALUES: compiling a 5,000-row VALUES statement costs more than the engine.
+        await session.execute(insert(ImmunizationDue), rows)
     return len(rows)
 
 

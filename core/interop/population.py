@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import text
@@ -528,36 +528,3 @@ async def import_population(database: Database, path: Path, **options: Any) -> P
     """Import ``path`` on a connection of its own; every chunk commits (see PopulationImporter)."""
     async with database.engine.connect() as conn:
         return await PopulationImporter(conn, **options).run(path)
-
-
-class ProgressBar:
-    """A one-line bar redrawn in place on a terminal; on a file or a pipe, a plain line every 10 %."""
-
-    def __init__(self, stream: TextIO, *, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.tty = stream.isatty()
-        self.started = time.perf_counter()
-        self._last_tenth = -1
-        self._ended = False
-
-    def __call__(self, done: int, total: int, rows: int) -> None:
-        fraction = min(1.0, done / total) if total else 1.0
-        elapsed = time.perf_counter() - self.started
-        rate = rows / elapsed if elapsed > 0 else 0.0
-        status = f"{fraction:6.1%} {rows:>12,} dòng  {rate:>9,.0f} dòng/giây"
-        if self.tty:
-            filled = round(self.width * fraction)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {status}")
-            if fraction >= 1.0 and not self._ended:  # end the line before anything else is printed after it
-                self.stream.write("\n")
-                self._ended = True
-        elif int(fraction * 10) > self._last_tenth:
-            self._last_tenth = int(fraction * 10)
-            self.stream.write(status + "\n")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.tty and not self._ended:
-            self.stream.write("\n")
-            self.stream.flush()

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bench.bulk import check_foreign_keys
 from bench.geography import plan_geography
 from bench.population import build_population
-from bench.progress import Progress
 from bench.seed import SeedOptions, SeedRefused, seed_province
 from core.db import Database
 from core.identifiers import is_vn_mobile_e164, normalize_vn_mobile, parse_bhyt_card, parse_cccd
 from core.immunization.schedule import TT10_2024, evaluate
 from core.immunization.service import is_pregnant
+from core.progress import Progress
 from core.records.exclusion import DEFAULT_POLICY
 from core.scheduling.booking import generate_slots
 

@@ -19,7 +19,6 @@ from core.errors import Invalid
 from core.interop.population import (
     PopulationImporter,
     PopulationReport,
-    ProgressBar,
     RowIssue,
     RowParser,
     header_layout,
@@ -294,18 +293,6 @@ async def test_an_empty_phone_cell_keeps_the_phone_on_record(
     report = await run(connection, write_csv(tmp_path / "b.csv", [person_line(1, phone="")]))
     assert (report.updated, report.unchanged) == (0, 1)
     assert await session.scalar(select(Citizen.phone).where(Citizen.cccd == cccd_of(1))) == "+84900000001"
-
-
-def test_the_progress_bar_writes_a_line_per_tenth_off_a_terminal(tmp_path: Path) -> None:
-    with (tmp_path / "progress.txt").open("w+") as stream:
-        bar = ProgressBar(stream)
-        for done in range(0, 101, 5):
-            bar(done, 100, done * 10)
-        bar.finish()
-        stream.seek(0)
-        lines = stream.read().splitlines()
-    assert len(lines) == 11
-    assert lines[-1].startswith("100.0%") and "1,000 dòng" in lines[-1]
 
 
 async def test_phr_import_population_prints_counts_reasons_and_rate(
