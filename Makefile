@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fmt install worker migrate seed-demo bench lock clean docker-secrets
+.PHONY: run test lint fmt install worker migrate seed-demo bench reliability lock clean docker-secrets
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PHR needs Python >= 3.11")'
@@ -40,6 +40,15 @@ migrate: $(STAMP)
 
 seed-demo: $(STAMP)
 	$(BIN)/phr seed-demo
+
+# The benchmarks of ../shared/BENCHMARKS.md against a seeded province: run `phr bench seed` once first (same
+# PHR_DATA_DIR or PHR_DATABASE_URL). BENCH_ARGS passes options, e.g. BENCH_ARGS="--only record --seconds 10".
+bench: $(STAMP)
+	$(BIN)/phr bench run $(BENCH_ARGS)
+
+# The long versions of the attack and fault tests (issue 11; CI runs the same tests at a smaller scale).
+reliability: $(STAMP)
+	PHR_PUMPING_REQUESTS=10000 $(BIN)/pytest tests/notifications/test_sms_pumping.py tests/api/test_mass_assignment.py
 
 # Regenerate the pinned, hashed lock files after changing dependencies in pyproject.toml.
 lock: $(STAMP)

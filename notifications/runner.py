@@ -17,7 +17,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.push import PushSender, build_push_sender
 from notifications.reminders import sweep_periodically
 from notifications.sms import GuardedSmsSender, SmsSender, build_sms_sender
-from notifications.worker import Worker, sms_sent_today
+from notifications.worker import PgSmsBudget, Worker
 
 log = get_logger("phr.worker")
 PRUNE_EVERY = dt.timedelta(hours=6)
@@ -45,8 +45,7 @@ def build_sms(settings: Settings, database: Database) -> SmsSender:
             options["body_template"] = json.loads(settings.sms_gateway_body_template)
     return GuardedSmsSender(
         build_sms_sender(settings.sms_sender, **options),
-        daily_limit=settings.sms_daily_limit,
-        count_sent_today=lambda: sms_sent_today(database),
+        budget=PgSmsBudget(database, settings.sms_daily_limit),
         breaker=CircuitBreaker(failure_threshold=5, cooldown_seconds=30),
     )
 

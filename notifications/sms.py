@@ -12,7 +12,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -183,28 +183,35 @@ class HttpGatewaySmsSender:
         await self._client.aclose()
 
 
+class SmsBudget(Protocol):
+    """Today's SMS allowance: ``take`` reserves one message atomically (False when spent); ``refund`` gives back a
+    reservation whose send failed in a way worth retrying, so an outage does not burn the day's budget."""
+
+    async def take(self) -> bool: ...
+
+    async def refund(self) -> None: ...
+
+
 class GuardedSmsSender:
     """Enforce the daily SMS budget and a circuit breaker around any sender (SMS pumping and outage defence).
 
-    ``count_sent_today`` is supplied by the worker (SMS rows sent since local midnight, counted in PostgreSQL), so
-    the budget holds across processes and restarts. Concurrent sends may overshoot it by at most the worker's
-    concurrency, which is the price of not serialising every send on a lock.
+    The budget is reserved *before* each send, one message at a time and atomically (``notifications/worker.py``
+    keeps it in PostgreSQL for every worker process), so however many workers send at once, the number of messages
+    handed to the gateway in a day never exceeds ``PHR_SMS_DAILY_LIMIT``.
     """
 
     def __init__(
         self,
         inner: SmsSender,
         *,
-        daily_limit: int,
-        count_sent_today: Callable[[], Awaitable[int]],
+        budget: SmsBudget,
         breaker: CircuitBreaker,
         wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.inner = inner
         self.name = inner.name
-        self.daily_limit = daily_limit
+        self.budget = budget
         self.breaker = breaker
-        self._count_sent_today = count_sent_today
         self._wall_clock = wall_clock
 
     async def send(self, phone_e164: str, text: str, *, request_id: str | None = None) -> SmsResult:
@@ -212,11 +219,11 @@ class GuardedSmsSender:
             wait = self.breaker.seconds_until_retry()
             return SmsResult(ok=False, error_code="SMS_CIRCUIT_OPEN", retryable=True, retry_after=wait)
         try:
-            sent_today = await self._count_sent_today()
+            allowed = await self.budget.take()
         except BaseException:
             self.breaker.release()  # the database failed, not the gateway: hand back a half-open probe
             raise
-        if sent_today >= self.daily_limit:
+        if not allowed:
             self.breaker.release()  # the budget says nothing about the gateway either
             wait = seconds_until_vn_midnight(self._wall_clock())
             return SmsResult(ok=False, error_code="SMS_DAILY_BUDGET", retryable=True, retry_after=wait)
@@ -224,10 +231,13 @@ class GuardedSmsSender:
             result = await self.inner.send(phone_e164, text, request_id=request_id)
         except Exception:
             self.breaker.record_failure()  # a sender that raises instead of answering is as broken as an outage
+            await self.budget.refund()
             raise
         except BaseException:
-            self.breaker.release()  # cancelled: no verdict on the gateway
+            self.breaker.release()  # cancelled: no verdict on the gateway (and maybe sent: the budget keeps it)
             raise
+        if not result.ok and result.retryable:
+            await self.budget.refund()
         if result.ok or not result.retryable:
             # A rejected message (a bad number) proves the gateway is up and answering: it must not trip the
             # circuit, and as a half-open probe it closes it.

@@ -15,13 +15,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, case, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.campaigns import PAUSE_REASON, stop_campaign_rows
 from core.db import Database
 from core.logging import get_logger
-from core.models import Account, Channel, DeliveryStatus, Device, Notification
+from core.models import Account, DeliveryStatus, Device, Notification
 from core.outbox import OUTBOX_CHANNEL, VN_TZ, local_date
 from notifications.dispatcher import BatchReport, ClaimedRow, DeviceRow, Dispatcher
 
@@ -283,17 +283,42 @@ class Worker:
                 await asyncio.sleep(self.poll_interval)
 
 
-async def sms_sent_today(database: Database, clock: Clock = utcnow) -> int:
-    """SMS sent since local midnight (Asia/Ho_Chi_Minh): the daily budget counter, kept in PostgreSQL."""
-    local_midnight = dt.datetime.combine(local_date(clock()), dt.time(0), VN_TZ)
-    async with database.sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(
-                Notification.channel == Channel.sms,
-                Notification.status == DeliveryStatus.sent,
-                Notification.sent_at >= local_midnight,
-            )
-        )
-    return int(count or 0)
+# One row of rate_counters holds the day's SMS count. Reserving is one statement: it starts a new day's count or
+# adds one to today's, but only while today's is under the limit, so concurrent workers can never pass it.
+_TAKE_SMS = text(
+    """
+    INSERT INTO rate_counters AS rc (key, window_start, count) VALUES (:key, :day_start, 1)
+    ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN rc.window_start < :day_start THEN 1 ELSE rc.count + 1 END,
+        window_start = GREATEST(rc.window_start, :day_start)
+    WHERE rc.window_start < :day_start OR rc.count < :limit
+    RETURNING count
+    """
+)
+_REFUND_SMS = text(
+    "UPDATE rate_counters SET count = count - 1 WHERE key = :key AND window_start = :day_start AND count > 0"
+)
+SMS_BUDGET_KEY = "sms:daily-budget"
+
+
+class PgSmsBudget:
+    """The daily SMS budget (``PHR_SMS_DAILY_LIMIT``) in PostgreSQL, shared by every worker; the day is Vietnam's."""
+
+    def __init__(self, database: Database, daily_limit: int, clock: Clock = utcnow) -> None:
+        self.database = database
+        self.daily_limit = daily_limit
+        self.clock = clock
+
+    def _day_start(self) -> dt.datetime:
+        return dt.datetime.combine(local_date(self.clock()), dt.time(0), VN_TZ)
+
+    async def take(self) -> bool:
+        if self.daily_limit <= 0:
+            return False
+        params = {"key": SMS_BUDGET_KEY, "day_start": self._day_start(), "limit": self.daily_limit}
+        async with self.database.transaction() as session:
+            return (await session.execute(_TAKE_SMS, params)).first() is not None
+
+    async def refund(self) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(_REFUND_SMS, {"key": SMS_BUDGET_KEY, "day_start": self._day_start()})

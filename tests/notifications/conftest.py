@@ -20,7 +20,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.fake_fcm import FakeFcm
 from notifications.push import build_push_sender
 from notifications.sms import ConsoleSmsSender, GuardedSmsSender
-from notifications.worker import Worker
+from notifications.worker import PgSmsBudget, Worker
 
 # 10:00 in Quảng Ngãi: well outside quiet hours, so tests are not at the mercy of the wall clock.
 T0 = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
@@ -59,8 +59,7 @@ def make_worker(committed: Database, fake_fcm: FakeFcm, settings: Settings, cloc
             push=build_push_sender("fcm", fcm_url=fake_fcm.url, project_id="phr-test"),
             sms=GuardedSmsSender(
                 ConsoleSmsSender(),
-                daily_limit=1000,
-                count_sent_today=_zero,
+                budget=PgSmsBudget(database or committed, 1000, clock),
                 breaker=CircuitBreaker(),
             ),
             secret=settings.secret_key,
@@ -75,10 +74,6 @@ def make_worker(committed: Database, fake_fcm: FakeFcm, settings: Settings, cloc
 
 
 _PHONES = itertools.count(1)
-
-
-async def _zero() -> int:
-    return 0
 
 
 async def add_accounts(

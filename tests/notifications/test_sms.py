@@ -150,25 +150,26 @@ class FakeMonotonic:
         return self.t
 
 
-class SentToday:
-    """The worker's "SMS rows sent since local midnight" query, in memory."""
+class MemoryBudget:
+    """The worker's daily SMS budget (PgSmsBudget), in memory."""
 
-    def __init__(self, count: int = 0) -> None:
-        self.count = count
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self.used = 0
 
-    async def __call__(self) -> int:
-        return self.count
+    async def take(self) -> bool:
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+    async def refund(self) -> None:
+        self.used -= 1
 
 
-def guarded(inner: Any, *, daily_limit: int = 100, sent: SentToday | None = None) -> GuardedSmsSender:
+def guarded(inner: Any, *, budget: MemoryBudget | None = None) -> GuardedSmsSender:
     breaker = CircuitBreaker(failure_threshold=5, cooldown_seconds=30.0, now=FakeMonotonic())
-    return GuardedSmsSender(
-        inner,
-        daily_limit=daily_limit,
-        count_sent_today=sent or SentToday(),
-        breaker=breaker,
-        wall_clock=lambda: NOON_VN,
-    )
+    return GuardedSmsSender(inner, budget=budget or MemoryBudget(), breaker=breaker, wall_clock=lambda: NOON_VN)
 
 
 async def test_http_sender_posts_the_default_template_with_the_auth_header(
@@ -448,11 +449,10 @@ async def test_guard_rejected_numbers_do_not_trip_the_circuit(
 async def test_guard_refuses_over_the_daily_budget_until_local_midnight(
     gateway: ScriptedGateway, sender: HttpGatewaySmsSender
 ) -> None:
-    sent = SentToday(count=0)
-    guard = guarded(sender, daily_limit=2, sent=sent)
+    budget = MemoryBudget(limit=2)
+    guard = guarded(sender, budget=budget)
     for _ in range(2):
         assert (await guard.send(PHONE, TEXT)).ok
-        sent.count += 1  # the worker marks the row sent
 
     refused = await guard.send(PHONE, TEXT)
     assert refused == SmsResult(ok=False, error_code="SMS_DAILY_BUDGET", retryable=True, retry_after=12 * 3600.0)
@@ -460,17 +460,30 @@ async def test_guard_refuses_over_the_daily_budget_until_local_midnight(
     assert guard.breaker.state == "closed"  # a spent budget is not an outage
 
 
+async def test_a_send_worth_retrying_gives_its_reservation_back(
+    gateway: ScriptedGateway, sender: HttpGatewaySmsSender
+) -> None:
+    budget = MemoryBudget(limit=1)
+    guard = guarded(sender, budget=budget)
+    gateway.default = Reply(503)
+    assert (await guard.send(PHONE, TEXT)).retryable
+    assert budget.used == 0, "an outage does not burn the day's budget"
+    gateway.default = Reply(400)
+    assert not (await guard.send(PHONE, TEXT)).ok
+    assert budget.used == 1, "a rejected message was handed to the gateway: it counts"
+
+
 async def test_guard_over_budget_does_not_waste_the_half_open_probe(
     gateway: ScriptedGateway, sender: HttpGatewaySmsSender
 ) -> None:
-    sent = SentToday(count=0)
-    guard = guarded(sender, daily_limit=1, sent=sent)
+    budget = MemoryBudget(limit=1)
+    guard = guarded(sender, budget=budget)
     guard.breaker.trip(10)
     assert isinstance(guard.breaker.now, FakeMonotonic)
     guard.breaker.now.t += 10
-    sent.count = 1
+    budget.used = 1
     assert (await guard.send(PHONE, TEXT)).error_code == "SMS_DAILY_BUDGET"
-    sent.count = 0  # a new day
+    budget.used = 0  # a new day
     assert (await guard.send(PHONE, TEXT)).ok  # the probe was still available
     assert guard.breaker.state == "closed"
 
