@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "import" and args.source == "his":
         settings, _server = resolve_database(settings)
         return his_import_command(settings, args.directory, progress=not args.no_progress)
+    if args.command == "bench" and args.action == "run":
+        return bench_run_command(settings, args)
     if args.command == "bench":
         return bench_seed_command(settings, args)
     return 2  # pragma: no cover - argparse rejects unknown commands
@@ -293,6 +295,40 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--force", action="store_true", help="seed even if the database has citizens (adds a province beside them)"
     )
     seed.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    run = actions.add_parser("run", help="serve the API with granian and run the scenarios of BENCHMARKS.md")
+    run.add_argument("--only", help="comma-separated scenarios (default: all, in priority order)")
+    run.add_argument("--seconds", type=int, default=15, help="length of each wrk run (default 15)")
+    run.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    run.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
+    run.add_argument("--campaign-size", type=int, default=1_000_000, help="reminders in the campaign scenario")
+    run.add_argument("--out", type=Path, help="folder of the report (default bench/results)")
+
+
+def bench_run_command(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from bench.run import SCENARIOS, RunOptions, run_bench
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("bench"):
+            raise
+        print("phr: bench needs a source checkout (the bench/ folder is not installed here)", file=sys.stderr)
+        return 2
+    options = RunOptions(
+        only=args.only.split(",") if args.only else list(SCENARIOS),
+        seconds=args.seconds,
+        connections=args.connections,
+        workers=args.workers,
+        campaign_size=args.campaign_size,
+    )
+    if args.out:
+        options.out = args.out
+    settings, _server = resolve_database(settings)
+    asyncio.run(migrate_command(settings, "head"))
+    try:
+        run_bench(settings, options)
+    except (RuntimeError, ValueError) as exc:
+        print(f"phr: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def bench_seed_command(settings: Settings, args: argparse.Namespace) -> int:
