@@ -9,11 +9,11 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import AccountPrincipal
-from api.consent.schemas import AccessEventOut, GrantOut, ShareIn, ShareOut, ShortenIn
+from api.consent.schemas import AccessEventOut, AccessLogPageOut, GrantOut, ShareIn, ShareOut, ShortenIn
 from core.consent.grants import GrantService
 from core.consent.shares import IssuedShare, ShareService
 from core.identity.access import require_access
@@ -135,26 +135,32 @@ class CitizenGrantController(Controller):
         await require_access(db_session, account.account_id, citizen_id)
         return await GrantService(db_session).receipt(citizen_id, grant_id)
 
-    @get("/access-log", summary="Every read and write of this record by someone else")
+    @get("/access-log", summary="Every read and write of this record by someone else, newest first (cursor pages)")
     async def access_log(
         self,
         citizen_id: FromPath[uuid.UUID],
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
-    ) -> list[AccessEventOut]:
+        limit: FromQuery[int] = 50,
+        cursor: FromQuery[str | None] = None,
+    ) -> AccessLogPageOut:
         await require_access(db_session, account.account_id, citizen_id)
-        return [
-            AccessEventOut(
-                at=e.at,
-                action=e.action,
-                actor_name=e.actor_name,
-                actor_licence=e.actor_licence,
-                facility_name=e.facility_name,
-                sections=list(e.sections),
-                grant_id=e.grant_id,
-            )
-            for e in await GrantService(db_session).access_log(citizen_id)
-        ]
+        events, next_cursor = await GrantService(db_session).access_log(citizen_id, limit=limit, cursor=cursor)
+        return AccessLogPageOut(
+            items=[
+                AccessEventOut(
+                    at=e.at,
+                    action=e.action,
+                    actor_name=e.actor_name,
+                    actor_licence=e.actor_licence,
+                    facility_name=e.facility_name,
+                    sections=list(e.sections),
+                    grant_id=e.grant_id,
+                )
+                for e in events
+            ],
+            next_cursor=next_cursor,
+        )
 
 
 ROUTES = [ShareController, CitizenGrantController]

@@ -59,6 +59,11 @@ class AccessEventOut(msgspec.Struct, kw_only=True):
     grant_id: uuid.UUID | None
 
 
+class AccessLogPageOut(msgspec.Struct, kw_only=True):
+    items: list[AccessEventOut]
+    next_cursor: str | None = None
+
+
 class EmergencyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     identifier: Annotated[str, msgspec.Meta(min_length=10, max_length=15, description="CCCD or BHYT card / BHXH no.")]
     reason: Annotated[str, msgspec.Meta(min_length=20, max_length=1000)]

@@ -125,7 +125,7 @@ async def test_every_read_is_logged_once_and_the_citizen_is_told(
         assert (
             await client.get(f"/v1/clinician/grants/{grant['grant_id']}/record", headers=w["doctor"])
         ).status_code == 200
-    log = (await client.get(f"/v1/citizens/{w['citizen'].id}/access-log", headers=w["me"])).json()
+    log = (await client.get(f"/v1/citizens/{w['citizen'].id}/access-log", headers=w["me"])).json()["items"]
     assert len(log) == 3
     assert {(e["action"], e["actor_name"], e["actor_licence"], e["facility_name"]) for e in log} == {
         ("read", "BS. Nguyễn Văn Khám", "000999/QNG-CCHN", "TYT Nghĩa Kỳ")
@@ -285,7 +285,7 @@ async def test_break_glass_is_read_only_short_flagged_and_reviewed(
         f"/v1/clinician/grants/{grant['grant_id']}/notes", json={"text": "x"}, headers=w["doctor"]
     )
     assert write.status_code == 404
-    log = (await client.get(f"/v1/citizens/{w['citizen'].id}/access-log", headers=w["me"])).json()
+    log = (await client.get(f"/v1/citizens/{w['citizen'].id}/access-log", headers=w["me"])).json()["items"]
     assert "emergency_read" in {e["action"] for e in log}
     review = await client.get("/v1/station/emergency-accesses", headers=w["admin"])
     assert review.status_code == 200
@@ -316,3 +316,38 @@ async def test_a_guardian_reading_a_childs_record_is_in_the_childs_access_log(
     assert (await client.get(f"/v1/citizens/{w['citizen'].id}/record", headers=w["me"])).status_code == 200
     events = (await session.scalars(select(AccessEvent))).all()
     assert [(e.citizen_id, e.actor_kind, e.actor_name) for e in events] == [(child.id, "guardian", "Hoàng Thị Lan")]
+
+
+async def test_the_whole_access_log_is_reachable_page_by_page(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    me = Citizen(id=uuid7(), full_name="Người Xem Nhật Ký", sex=Sex.female, date_of_birth=dt.date(1985, 2, 2))
+    account = Account(id=uuid7(), phone="+84906300001")
+    session.add_all([me, account])
+    await session.flush()
+    session.add(AccountCitizen(account_id=account.id, citizen_id=me.id))
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    session.add_all(
+        AccessEvent(
+            citizen_id=me.id,
+            actor_kind="clinician",
+            actor_name=f"BS. {n}",
+            action="read",
+            sections=["allergies"],
+            at=start + dt.timedelta(minutes=n // 2),  # pairs share a time: the id breaks the tie
+        )
+        for n in range(130)
+    )
+    await session.flush()
+    headers = await login(session, settings, account.id)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 50} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(f"/v1/citizens/{me.id}/access-log", params=params, headers=headers)).json()
+        seen += [item["actor_name"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == 130 and len(set(seen)) == 130, "every event once, none lost past the first page"
+    assert seen[0] in {"BS. 128", "BS. 129"} and seen[-1] in {"BS. 0", "BS. 1"}, "newest first"
