@@ -304,14 +304,19 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument("--out", type=Path, help="folder of the report (default bench/results)")
 
 
+def bench_missing(exc: ModuleNotFoundError) -> int:
+    """The production image has no bench/ folder: say so; any other missing module is a real error."""
+    if not (exc.name or "").startswith("bench"):
+        raise exc
+    print("phr: bench needs a source checkout (the bench/ folder is not installed here)", file=sys.stderr)
+    return 2
+
+
 def bench_run_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         from bench.run import SCENARIOS, RunOptions, run_bench
     except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("bench"):
-            raise
-        print("phr: bench needs a source checkout (the bench/ folder is not installed here)", file=sys.stderr)
-        return 2
+        return bench_missing(exc)
     options = RunOptions(
         only=args.only.split(",") if args.only else list(SCENARIOS),
         seconds=args.seconds,
@@ -336,10 +341,7 @@ def bench_seed_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         from bench.seed import SeedOptions, SeedRefused, describe, seed_province
     except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("bench"):
-            raise
-        print("phr: bench needs a source checkout (the bench/ folder is not installed here)", file=sys.stderr)
-        return 2
+        return bench_missing(exc)
     from core.immunization.service import Programme
 
     settings, _server = resolve_database(settings)
