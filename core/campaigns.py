@@ -39,14 +39,13 @@ from core.models import (
     Source,
 )
 from core.outbox import local_date, notify_from_select
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import check_limit, decode_cursor, split_page
 from core.records.exclusion import POLICY_VERSION
 from core.records.guard import Actor, refuse_excluded
 
 TEMPLATE = "campaign"
 PLACEHOLDERS = {"name": "the given name of the person the message is about", "facility": "the station's name"}
 MAX_TEXT = 500
-MAX_PAGE = 100
 SAMPLE_SIZE = 10
 SEND_AT_GRACE = dt.timedelta(minutes=5)  # a form filled in a few minutes ago still means "now"
 SEND_AT_HORIZON = dt.timedelta(days=90)
@@ -206,8 +205,7 @@ class CampaignService:
         return campaign
 
     async def list(self, *, limit: int = 20, cursor: str | None = None) -> CampaignPage:
-        if not 1 <= limit <= MAX_PAGE:
-            raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
+        check_limit(limit)
         query = select(Campaign).where(Campaign.facility_id == self.facility_id)
         if cursor:
             created_at, item_id = decode_cursor(cursor)
@@ -217,10 +215,8 @@ class CampaignService:
                 or_(Campaign.created_at < created_at, and_(Campaign.created_at == created_at, Campaign.id < item_id))
             )
         query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
-        rows = list((await self.session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return CampaignPage(rows, encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)
+        rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
+        return CampaignPage(rows, next_cursor)
 
     def _cohort(self, campaign: Campaign) -> tuple[CohortFilter, dt.date]:
         # Ages are taken on the send date (or today, once that has passed).

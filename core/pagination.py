@@ -1,4 +1,5 @@
-"""Opaque cursors for keyset pagination: the sort key (a date or an aware datetime) and the item id."""
+"""Keyset pagination: the page-size rule, opaque cursors (the sort key — a date or an aware datetime — and the item
+id), and cutting a page from rows fetched one past the limit."""
 
 from __future__ import annotations
 
@@ -6,8 +7,26 @@ import base64
 import binascii
 import datetime as dt
 import uuid
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from core.errors import Invalid
+
+MAX_PAGE = 100  # API convention (DESIGN.md): a page holds at most 100 items
+T = TypeVar("T")
+
+
+def check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
+
+
+def split_page(
+    rows: Sequence[T], limit: int, key: Callable[[T], tuple[dt.date | dt.datetime, uuid.UUID]]
+) -> tuple[list[T], str | None]:
+    """``rows`` fetched with ``LIMIT limit + 1``: the page, and the cursor after its last row when more follow."""
+    page = list(rows[:limit])
+    return page, encode_cursor(*key(page[-1])) if len(rows) > limit and page else None
 
 
 def encode_cursor(key: dt.date | dt.datetime, item_id: uuid.UUID) -> str:

@@ -13,9 +13,7 @@ from core.campaigns import inbox_texts
 from core.errors import Invalid, NotFound
 from core.messages import get_template
 from core.models import Channel, DeliveryStatus, Notification
-from core.pagination import decode_cursor, encode_cursor
-
-MAX_PAGE = 100
+from core.pagination import check_limit, decode_cursor, split_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +55,7 @@ class InboxService:
         cursor: str | None = None,
         now: dt.datetime | None = None,
     ) -> InboxPage:
-        if not 1 <= limit <= MAX_PAGE:
-            raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
+        check_limit(limit)
         now = now or dt.datetime.now(dt.UTC)
         query = select(Notification).where(*self._visible(account_id, now))
         if cursor:
@@ -72,12 +69,9 @@ class InboxService:
                 )
             )
         query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
-        rows = list((await self.session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         texts = await self._campaign_texts(rows, lang)
         items = [self._item(row, lang, texts.get(row.id)) for row in rows]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return InboxPage(items=items, next_cursor=next_cursor)
 
     async def mark_read(

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import AccountPrincipal
 from api.citizen.schemas import NotificationOut, NotificationPage
 from api.errors import preferred_language
-from notifications.inbox import MAX_PAGE, InboxItem, InboxService
+from core.pagination import MAX_PAGE
+from notifications.inbox import InboxItem, InboxService
 
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[str, msgspec.Meta(max_length=200)]

@@ -39,12 +39,12 @@ from api.citizen.record_schemas import (
 from api.deps import programme_of
 from api.errors import problem_spec
 from core.consent.grants import log_proxy_read
-from core.errors import Invalid, NotFound
+from core.errors import NotFound
 from core.identity.access import Relation, require_access
 from core.immunization.service import CURRENT
 from core.models import Citizen, CorrectionRequest, Source
 from core.models.base import Base
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import check_limit, decode_cursor, split_page
 from core.records import fhir
 from core.records.completeness import completeness
 from core.records.corrections import CorrectionService
@@ -175,13 +175,11 @@ class RecordController(Controller):
             if row is None:
                 raise NotFound("nothing recorded yet", code="section_empty")
             return Response(item_out(row), headers=etag(getattr(row, "version", 1)))
-        if not 1 <= limit <= 100:
-            raise Invalid("limit must be 1..100", code="bad_limit", field="limit")
-        rows = await service.items(citizen_id, spec, limit=limit + 1, before=decode_cursor(cursor) if cursor else None)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        last: Any = rows[-1] if rows else None
-        next_cursor = encode_cursor(getattr(last, spec.order_by), last.id) if more and last is not None else None
+        check_limit(limit)
+        rows: list[Any] = await service.items(
+            citizen_id, spec, limit=limit + 1, before=decode_cursor(cursor) if cursor else None
+        )
+        rows, next_cursor = split_page(rows, limit, lambda r: (getattr(r, spec.order_by), r.id))
         return Response(PageOut(items=[item_out(r) for r in rows], next_cursor=next_cursor))
 
     async def _put(

@@ -13,9 +13,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from core.campaigns import MAX_PAGE, MAX_TEXT, CampaignService, Stats
+from core.campaigns import MAX_TEXT, CampaignService, Stats
 from core.cohorts import CohortFilter
 from core.models import Campaign
+from core.pagination import MAX_PAGE
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)]

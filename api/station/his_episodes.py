@@ -16,12 +16,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from core.errors import Invalid
 from core.interop.episodes import HisImportService
 from core.interop.pending import PendingEpisodeService
 from core.settings import Settings
-
-MAX_PAGE = 100
 
 
 class PendingEpisodeOut(msgspec.Struct):
@@ -62,8 +59,6 @@ class PendingEpisodeController(Controller):
         limit: FromQuery[int] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> PendingPageOut:
-        if not 1 <= limit <= MAX_PAGE:
-            raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
         views, next_cursor = await PendingEpisodeService(db_session, staff.facility_id).open(limit=limit, cursor=cursor)
         return PendingPageOut([PendingEpisodeOut(**dataclasses.asdict(v)) for v in views], next_cursor)
 

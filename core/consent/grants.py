@@ -19,10 +19,8 @@ from core.errors import Invalid, NotFound
 from core.identifiers import InvalidIdentifier, bhxh_number_from, parse_cccd
 from core.models import AccessEvent, AccountCitizen, Citizen, Clinician, Facility, Grant, Source
 from core.outbox import Draft, notify
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import check_limit, decode_cursor, split_page
 from core.records.guard import Actor, refuse_excluded
-
-MAX_PAGE = 100  # access-log page size limit (API convention)
 
 EMERGENCY_TTL = dt.timedelta(minutes=60)
 MIN_REASON = 20
@@ -155,8 +153,7 @@ class GrantService:
         self, citizen_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[AccessEvent], str | None]:
         """Newest first, every event reachable page by page: the whole history is the citizen's to see."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
+        check_limit(limit)
         query = (
             select(AccessEvent)
             .where(AccessEvent.citizen_id == citizen_id)
@@ -166,10 +163,7 @@ class GrantService:
         if cursor:
             before, before_id = decode_cursor(cursor)
             query = query.where(tuple_(AccessEvent.at, AccessEvent.id) < (before, before_id))
-        rows = list((await self.session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, encode_cursor(rows[-1].at, rows[-1].id) if more and rows else None
+        return split_page((await self.session.scalars(query)).all(), limit, lambda e: (e.at, e.id))
 
     # -- break-glass ---------------------------------------------------------------------------------------------
     async def emergency(self, clinician: Clinician, *, identifier: str, reason: str) -> Grant:

@@ -46,11 +46,10 @@ from core.models import (
     ImmunizationDue,
     Vaccination,
 )
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import check_limit, decode_cursor, encode_cursor
 
 DEFAULT_COHORT_YEARS = 6  # children under six: the programme's infant and early-childhood series
 MAX_COHORT_YEARS = 16  # Japanese encephalitis is chased to 15
-MAX_PAGE = 100
 _COMMUNE_CODE = re.compile(r"^[0-9]{2,5}$")
 
 
@@ -345,8 +344,7 @@ class CoverageService:
     ) -> OverduePage:
         """Oldest overdue first, then by person; keyset on (overdue_from, citizen, series)."""
         self._own(facility_id)
-        if not 1 <= limit <= MAX_PAGE:
-            raise Invalid(f"limit must be 1..{MAX_PAGE}", code="bad_limit", field="limit")
+        check_limit(limit)
         codes = {s.code for s in self.programme.version.series}
         if series is not None and series not in codes:
             raise Invalid("unknown series", code="bad_series", field="series")

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.models import Citizen, HisImport, HisImportStatus, PendingEpisode, PendingStatus
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import check_limit, decode_cursor, split_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,7 @@ class PendingEpisodeService:
 
     async def open(self, *, limit: int, cursor: str | None) -> tuple[list[PendingView], str | None]:
         """Oldest first: an episode waiting longest is the one a citizen is missing longest."""
+        check_limit(limit)
         query = (
             select(PendingEpisode)
             .where(PendingEpisode.facility_id == self.facility_id, PendingEpisode.status == PendingStatus.open)
@@ -70,10 +71,7 @@ class PendingEpisodeService:
         if cursor:
             after, after_id = decode_cursor(cursor)
             query = query.where(tuple_(PendingEpisode.created_at, PendingEpisode.id) > (after, after_id))
-        rows = list((await self.session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         return [_view(r) for r in rows], next_cursor
 
     async def check_own_person(self, citizen_id: uuid.UUID) -> None:
