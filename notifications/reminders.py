@@ -7,7 +7,8 @@ kind, recipient), so running the sweep twice, or on two workers, or again after 
 twice. The reminder goes to whoever acts for the citizen (``core.identity.access.recipients_for``): a child's
 guardians, an adult's own account and delegates. Reminders are not urgent, so quiet hours put them at 07:00.
 
-Hospital follow-up dates (XML 130 table 14) join this sweep once imports exist (issue 9).
+Hospital follow-up dates (XML 130 table 14) are not swept: the import queues their reminder when the episode
+arrives (``core/interop/recording.py``), since the date is known then and never changes.
 """
 
 from __future__ import annotations

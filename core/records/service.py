@@ -123,20 +123,7 @@ class RecordService:
         if row is None:
             if if_match not in (None, 0):
                 raise PreconditionFailed("the section does not exist yet", code="version_mismatch")
-            row = model(citizen_id=citizen_id, **values, **actor.provenance())
-            self.session.add(row)
-            await self.session.flush()
-            record_change(
-                self.session,
-                citizen_id=citizen_id,
-                section=name,
-                item_id=row.id,
-                action="create",
-                actor=actor,
-                after=values,
-            )
-            await self._immunization_changed(citizen_id, name)
-            return row  # type: ignore[no-any-return]
+            return await self._create(citizen_id, name, values, actor)
         if if_match is None:
             raise PreconditionRequired("send If-Match with the version you edited", code="if_match_required")
         if row.version != if_match:
@@ -173,7 +160,11 @@ class RecordService:
         await self.citizen(citizen_id)
         if name == "vaccinations":
             await self._known_vaccine(values.get("vaccine_code"))
-        row: Any = section.model(citizen_id=citizen_id, **values, **actor.provenance())
+        return await self._create(citizen_id, name, values, actor)
+
+    async def _create(self, citizen_id: uuid.UUID, name: str, values: dict[str, Any], actor: Actor) -> Base:
+        """A new row of a section (checked by the caller), its history entry, and the schedule re-evaluated."""
+        row: Any = SECTIONS[name].model(citizen_id=citizen_id, **values, **actor.provenance())
         self.session.add(row)
         await self.session.flush()
         record_change(
