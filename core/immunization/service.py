@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -175,6 +175,9 @@ async def refresh_population(
                 ImmunizationDue.citizen_id.in_(aged_out), ImmunizationDue.status != DoseStatus.complete
             )
         )
+        # The whole table was just rewritten and the sweep's INSERT … SELECTs read it next: plan them on its new
+        # contents, not on whatever autovacuum last saw.
+        await session.execute(text("ANALYZE immunization_due"))
     return written
 
 
