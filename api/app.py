@@ -19,9 +19,11 @@ from api.deps import close_leftover_sessions, provide_database, provide_db_sessi
 from api.errors import EXCEPTION_HANDLERS
 from api.health import HealthController
 from api.integration import integration_router
+from api.openapi import document_problems
+from api.requests import BodyRequest, release_refused_request
 from api.station import station_router
 from api.wellknown import jwks
-from core.db import Database
+from core.db import REQUEST_BOUNDS, Database
 from core.logging import configure_logging
 from core.settings import Settings, load_settings
 
@@ -31,7 +33,7 @@ API_VERSION = "0.1.0"
 def create_app(settings: Settings, database: Database | None = None) -> Litestar:
     """Build the ASGI app. ``database`` is injected by tests; otherwise one is made from the settings."""
     owns_database = database is None
-    db = database or Database.from_settings(settings)
+    db = database or Database.from_settings(settings, bounds=REQUEST_BOUNDS)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -41,7 +43,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             if owns_database:
                 await db.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             jwks,
@@ -62,6 +64,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         middleware=[close_leftover_sessions],
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
+        request_class=BodyRequest,  # an undecodable body is a 400 (api/requests.py)
+        after_exception=[release_refused_request],  # a refused request frees its body at once (ditto)
         # Health data must not sit in shared or browser caches (privacy-and-security.md).
         cache_control=CacheControlHeader(no_store=True),
         response_headers=[ResponseHeader(name="X-Content-Type-Options", value="nosniff")],
@@ -83,6 +87,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         logging_config=None,  # structlog is configured by configure_logging()
         debug=False,
     )
+    document_problems(app)
+    return app
 
 
 def create_app_from_env() -> Litestar:

@@ -15,10 +15,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
 from core import errors
+from core.db import is_connection_failure
 from core.logging import get_logger
 
 log = get_logger("phr.api")
@@ -205,9 +205,21 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return problem_response(request, status, slug, detail=detail, headers=headers)
 
 
+# Seconds a client is told to wait when the database is down: about how long a restart or failover takes.
+DATABASE_RETRY_AFTER = 5
+
+
 def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The database is stopped, restarting or unreachable: 503 with ``Retry-After``, never a 500."""
     log.error("database unavailable", error=type(exc).__name__)
-    return problem_response(request, 503, "unavailable", headers={"Retry-After": "5"}, extra={"retry_after": 5})
+    return problem_response(
+        request,
+        503,
+        "unavailable",
+        code="database_unreachable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        extra={"retry_after": DATABASE_RETRY_AFTER},
+    )
 
 
 def handle_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[bytes]:
@@ -217,17 +229,11 @@ def handle_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if _is_connection_failure(exc):
+    if is_connection_failure(exc):
         return handle_database_down(request, exc)
     # The traceback goes to the log (scrubbed); the client gets a generic problem with no internals.
     log.exception("unhandled error", path=request.url.path, method=request.method)
     return problem_response(request, 500, "internal")
-
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | PoolTimeout | ConnectionError | OSError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

@@ -1,8 +1,9 @@
 """The app the benchmarks serve: the production app plus one bench-only baseline route.
 
 ``GET /bench/raw-record/{citizen_id}`` answers the same rows as the record summary (the citizen, each one-row
-section, the newest 50 items of each list section: ``RecordService.summary``'s queries, in the same order) with
-raw asyncpg and ``msgspec`` JSON: no ORM, no session check, no access check, no completeness. It is the floor
+section, the newest 50 items of each list section: ``RecordService.summary``'s SQL, imported from
+``core.records.reading``, in the same order) with raw asyncpg and ``msgspec`` JSON: no session check, no access
+check, no transaction, no completeness. It is the floor
 the record route is measured against (../shared/BENCHMARKS.md). It is mounted here only: ``api/app.py`` never
 imports ``bench/``, and the production image does not contain it.
 
@@ -22,28 +23,13 @@ from litestar.params import FromPath
 
 from api.app import create_app
 from core.logging import configure_logging
-from core.records.sections import SECTIONS
-from core.records.service import SUMMARY_LIMIT
+from core.records.reading import CITIZEN_READ, SECTION_READS
 from core.settings import Settings, load_settings
 
 
 def summary_queries() -> list[tuple[str, str, bool]]:
-    """(section, SQL, single) for every section, as ``RecordService.summary`` asks them."""
-    queries = []
-    for name, section in SECTIONS.items():
-        table = section.model.__tablename__
-        if section.single:
-            queries.append((name, f"SELECT * FROM {table} WHERE citizen_id = $1", True))  # noqa: S608 - names from code
-        else:
-            queries.append(
-                (
-                    name,
-                    f"SELECT * FROM {table} WHERE citizen_id = $1 AND deleted_at IS NULL "  # noqa: S608
-                    f"ORDER BY {section.order_by} DESC, id DESC LIMIT {SUMMARY_LIMIT}",
-                    False,
-                )
-            )
-    return queries
+    """(section, SQL, single) for every section: the very statements ``RecordService.summary`` sends."""
+    return [(name, read.sql, read.single) for name, read in SECTION_READS.items()]
 
 
 QUERIES = summary_queries()
@@ -69,7 +55,7 @@ class RawRecord:
     async def read(self, citizen_id: uuid.UUID) -> dict[str, Any] | None:
         pool = await self.acquire_pool()
         async with pool.acquire() as conn:
-            citizen = await conn.fetchrow("SELECT * FROM citizens WHERE id = $1", citizen_id)
+            citizen = await conn.fetchrow(CITIZEN_READ.sql, citizen_id)
             if citizen is None:
                 return None
             body: dict[str, Any] = {"administrative": dict(citizen), "sections": {}}

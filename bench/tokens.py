@@ -27,16 +27,27 @@ async def linked_people(db: Database, count: int, *, skip: int = 0) -> list[tupl
         return [(r[0], r[1]) for r in rows]
 
 
-async def mint_tokens(db: Database, settings: Settings, accounts: list[uuid.UUID]) -> list[str]:
+async def mint_tokens(
+    db: Database, settings: Settings, accounts: list[uuid.UUID], *, method: str = "bench"
+) -> list[str]:
     """One live session and access token per account (15 minutes: mint right before the scenario)."""
     tokens: list[str] = []
     for start in range(0, len(accounts), 1000):
         async with db.transaction() as session:
             service = SessionService(session, settings)
             for account_id in accounts[start : start + 1000]:
-                pair = await service.start(SubjectKind.account, account_id, method="bench")
+                pair = await service.start(SubjectKind.account, account_id, method=method)
                 tokens.append(pair.access_token)
     return tokens
+
+
+async def citizen_tokens(
+    db: Database, settings: Settings, count: int, *, skip: int = 0, method: str = "bench"
+) -> list[tuple[uuid.UUID, str]]:
+    """``count`` (citizen id, access token of the citizen's own account) pairs, from ``linked_people(skip=…)``."""
+    people = await linked_people(db, count, skip=skip)
+    tokens = await mint_tokens(db, settings, [account for account, _ in people], method=method)
+    return [(citizen, token) for (_, citizen), token in zip(people, tokens, strict=True)]
 
 
 def write_tokens(path: Path, pairs: list[tuple[uuid.UUID, str]]) -> Path:

@@ -133,10 +133,18 @@ def run_wrk(
 
 
 def rotating_get_script(tokens_file: Path, path_template: str) -> str:
-    """GET ``path_template`` (``{citizen}`` replaced) as each of the citizens in ``tokens_file``, in turn.
+    """GET ``path_template`` (``{citizen}`` replaced) as each of the citizens in ``tokens_file``, in turn."""
+    return rotating_script(tokens_file, path_template)
+
+
+def rotating_script(tokens_file: Path, path_template: str, *, method: str = "GET", json_body: str | None = None) -> str:
+    """``method`` ``path_template`` (``{citizen}`` replaced) as each of the citizens in ``tokens_file``, in turn,
+    with ``json_body`` (a JSON text without single quotes) when given.
 
     The file has one ``citizen_id token`` pair a line. Each wrk thread starts at a different place in it.
     """
+    body = f"'{json_body}'" if json_body is not None else "nil"
+    content_type = '["Content-Type"] = "application/json", ' if json_body is not None else ""
     return f"""
 local threads = 0
 function setup(thread)
@@ -157,6 +165,6 @@ function request()
   counter = counter % #pairs_ + 1
   local pair = pairs_[counter]
   local path = string.gsub("{path_template}", "{{citizen}}", pair[1])
-  return wrk.format("GET", path, {{["Authorization"] = "Bearer " .. pair[2]}})
+  return wrk.format("{method}", path, {{{content_type}["Authorization"] = "Bearer " .. pair[2]}}, {body})
 end
 """

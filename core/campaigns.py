@@ -39,7 +39,7 @@ from core.models import (
     Source,
 )
 from core.outbox import local_date, notify_from_select
-from core.pagination import check_limit, decode_cursor, split_page
+from core.pagination import keyset, split_page
 from core.records.exclusion import POLICY_VERSION
 from core.records.guard import Actor, refuse_excluded
 
@@ -205,16 +205,13 @@ class CampaignService:
         return campaign
 
     async def list(self, *, limit: int = 20, cursor: str | None = None) -> CampaignPage:
-        check_limit(limit)
-        query = select(Campaign).where(Campaign.facility_id == self.facility_id)
-        if cursor:
-            created_at, item_id = decode_cursor(cursor)
-            if not isinstance(created_at, dt.datetime):
-                raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor")
-            query = query.where(
-                or_(Campaign.created_at < created_at, and_(Campaign.created_at == created_at, Campaign.id < item_id))
-            )
-        query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
+        query = keyset(
+            select(Campaign).where(Campaign.facility_id == self.facility_id),
+            Campaign.created_at,
+            Campaign.id,
+            limit=limit,
+            cursor=cursor,
+        )
         rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         return CampaignPage(rows, next_cursor)
 

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +54,10 @@ class IdempotencyService:
         return stored.response_status, stored.response_body
 
     async def finish(self, account_id: uuid.UUID, key: str, status: int, body: bytes) -> None:
-        record = await self.session.get(IdempotencyRecord, (account_id, key))
-        if record is not None:
-            record.response_status = status
-            record.response_body = body
+        # One UPDATE rather than load-then-flush: this runs while a booking holds its slot's row lock.
+        await self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
+            .values(response_status=status, response_body=body)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,5 +1,9 @@
 """Keyset pagination: the page-size rule, opaque cursors (the sort key — a date or an aware datetime — and the item
-id), and cutting a page from rows fetched one past the limit."""
+id), cutting a page from rows fetched one past the limit, and the query of a list kept in creation order.
+
+Every paged list answers ``{"items": [...], "next_cursor": "..." | null}`` and takes ``limit`` (1..100) and
+``cursor`` (the ``next_cursor`` of the page before) as query parameters.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,17 @@ import binascii
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import QueryableAttribute
 
 from core.errors import Invalid
 
 MAX_PAGE = 100  # API convention (DESIGN.md): a page holds at most 100 items
+MAX_CURSOR = 200  # ours are ~60 characters; a longer one is not ours, and is refused before any decoding
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 def check_limit(limit: int) -> None:
@@ -36,6 +45,8 @@ def encode_cursor(key: dt.date | dt.datetime, item_id: uuid.UUID) -> str:
 
 def decode_cursor(cursor: str) -> tuple[dt.date | dt.datetime, uuid.UUID]:
     """The key and id a cursor of ours carries; anything else is a 422 that names the cursor."""
+    if len(cursor) > MAX_CURSOR:
+        raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, item = raw.partition("|")
@@ -49,3 +60,30 @@ def decode_cursor(cursor: str) -> tuple[dt.date | dt.datetime, uuid.UUID]:
         return key, uuid.UUID(item)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor") from exc
+
+
+def decode_time_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """The cursor of a list sorted by a time: one carrying a date (another list's) is refused like any stranger's."""
+    key, item_id = decode_cursor(cursor)
+    if not isinstance(key, dt.datetime):
+        raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor")
+    return key, item_id
+
+
+def keyset(
+    query: SelectT,
+    at: QueryableAttribute[dt.datetime],
+    item_id: QueryableAttribute[uuid.UUID],
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = True,
+) -> SelectT:
+    """``query`` ordered by (``at``, ``item_id``), after the cursor, one row past the page (for ``split_page``)."""
+    check_limit(limit)
+    if cursor:
+        after = decode_time_cursor(cursor)
+        key = tuple_(at, item_id)
+        query = query.where(key < after if newest_first else key > after)
+    order = (at.desc(), item_id.desc()) if newest_first else (at.asc(), item_id.asc())
+    return query.order_by(*order).limit(limit + 1)

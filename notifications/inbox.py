@@ -6,14 +6,14 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.campaigns import inbox_texts
-from core.errors import Invalid, NotFound
+from core.errors import NotFound
 from core.messages import get_template
 from core.models import Channel, DeliveryStatus, Notification
-from core.pagination import check_limit, decode_cursor, split_page
+from core.pagination import keyset, split_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +55,14 @@ class InboxService:
         cursor: str | None = None,
         now: dt.datetime | None = None,
     ) -> InboxPage:
-        check_limit(limit)
         now = now or dt.datetime.now(dt.UTC)
-        query = select(Notification).where(*self._visible(account_id, now))
-        if cursor:
-            created_at, item_id = decode_cursor(cursor)
-            if not isinstance(created_at, dt.datetime):
-                raise Invalid("the cursor is not one this server gave out", code="bad_cursor", field="cursor")
-            query = query.where(
-                or_(
-                    Notification.created_at < created_at,
-                    and_(Notification.created_at == created_at, Notification.id < item_id),
-                )
-            )
-        query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
+        query = keyset(
+            select(Notification).where(*self._visible(account_id, now)),
+            Notification.created_at,
+            Notification.id,
+            limit=limit,
+            cursor=cursor,
+        )
         rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         texts = await self._campaign_texts(rows, lang)
         items = [self._item(row, lang, texts.get(row.id)) for row in rows]

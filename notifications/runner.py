@@ -8,7 +8,7 @@ import json
 import signal
 from typing import Any
 
-from core.db import Database
+from core.db import Database, is_connection_failure
 from core.logging import get_logger
 from core.settings import Settings
 from notifications.circuit import CircuitBreaker
@@ -68,8 +68,15 @@ def build_worker(settings: Settings, database: Database, **overrides: Any) -> Wo
 
 async def prune_devices_periodically(database: Database, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        async with database.transaction() as session:
-            pruned = await DeviceService(session).prune_stale()
+        try:
+            async with database.transaction() as session:
+                pruned = await DeviceService(session).prune_stale()
+        except Exception as exc:
+            if not is_connection_failure(exc):
+                raise
+            # The database is down (at start-up, say): this is housekeeping, the next round will do it.
+            log.warning("device pruning skipped: database unavailable", error=type(exc).__name__)
+            pruned = 0
         if pruned:
             log.info("stale devices pruned", count=pruned)
         try:

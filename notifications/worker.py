@@ -4,6 +4,12 @@ Several workers may run at once: claims use ``FOR UPDATE SKIP LOCKED`` so no row
 claim is a lease (``locked_until`` + ``lease_id``). A worker that dies mid-batch loses nothing: its leases run
 out and another worker reclaims the rows. Outcomes are written only under the writer's own lease, so a stalled
 worker that wakes up late cannot overwrite the reclaiming worker's result.
+
+Delivery is at-least-once: whatever FCM accepted but the worker had not yet recorded when it died is sent again by
+the reclaiming worker (harmless on the phone: the collapse id is the notification id). To keep that window small,
+a claimed batch goes out in slices of ``record_every`` and each slice's outcomes are written before the next is
+sent. A database outage stops neither the worker nor a batch in flight: outcomes are retried until the database is
+back, and the loop waits and claims again.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
@@ -19,7 +26,7 @@ from sqlalchemy import Table, bindparam, case, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.campaigns import PAUSE_REASON, stop_campaign_rows
-from core.db import Database
+from core.db import Database, is_connection_failure
 from core.logging import get_logger
 from core.models import Account, DeliveryStatus, Device, Notification
 from core.outbox import OUTBOX_CHANNEL, VN_TZ, local_date
@@ -49,6 +56,14 @@ CLAIM_SQL = text(
 )
 
 
+# How long the worker waits before trying a lost database again: doubling from the first to the last.
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 10.0
+# Rows sent per slice of a claimed batch before their outcomes are written (see the module docstring): the most a
+# killed worker can leave to be sent twice. Smaller costs throughput: one UPDATE and one FCM fan-out per slice.
+RECORD_EVERY = 25
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -65,10 +80,12 @@ class Worker:
         shutdown_grace: float = 20.0,
         clock: Clock = utcnow,
         campaign_pause_after: int = 50,
+        record_every: int = RECORD_EVERY,
     ) -> None:
         self.db = database
         self.dispatcher = dispatcher
         self.batch_size = batch_size
+        self.record_every = record_every
         self.lease = lease
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
@@ -78,11 +95,22 @@ class Worker:
         self.delivered = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain due rows, then sleep until NOTIFY, the poll interval, or ``stop``."""
+        """Drain due rows, then sleep until NOTIFY, the poll interval, or ``stop``. Outlives database outages."""
         listener = asyncio.create_task(self._listen(stop))
+        backoff = RECONNECT_FIRST_SECONDS
         try:
             while not stop.is_set():
-                claimed = await self.run_once(stop)
+                try:
+                    claimed = await self.run_once(stop)
+                except Exception as exc:
+                    if not is_connection_failure(exc):
+                        raise
+                    # Nothing is lost: unrecorded rows keep their lease and are reclaimed once it runs out.
+                    log.warning("database unavailable; worker waits", error=type(exc).__name__, retry_in=backoff)
+                    await self._sleep(stop, backoff)
+                    backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+                    continue
+                backoff = RECONNECT_FIRST_SECONDS
                 if claimed >= self.batch_size:
                     continue  # more is probably waiting
                 self.wake.clear()
@@ -95,18 +123,51 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
+    @staticmethod
+    async def _sleep(stop: asyncio.Event | None, seconds: float) -> None:
+        if stop is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
     async def run_once(self, stop: asyncio.Event | None = None) -> int:
-        """One batch: claim, deliver outside any transaction, record. Returns how many rows were claimed."""
+        """One batch: claim, then per slice deliver outside any transaction and record. Returns the rows claimed."""
         lease_id = uuid.uuid4()
         rows, devices = await self._claim(lease_id)
         if not rows:
             return 0
-        delivery = asyncio.create_task(self.dispatcher.deliver(rows, devices, self.clock()))
-        report = await self._finish_or_release(delivery, lease_id, stop)
-        if report is not None:
-            await self._record(report, lease_id)
-            await self._check_campaigns(rows, report)
+        for start in range(0, len(rows), self.record_every):
+            part = rows[start : start + self.record_every]
+            delivery = asyncio.create_task(self.dispatcher.deliver(part, devices, self.clock()))
+            report = await self._finish_or_release(delivery, lease_id, stop)
+            if report is None:
+                break  # shutting down: the slice in flight and the rest were handed back
+            await self._record_until_stored(report, lease_id)
+            await self._check_campaigns(part, report)
+            if stop is not None and stop.is_set() and start + self.record_every < len(rows):
+                await self.release(lease_id)  # shutting down: the slices not yet sent go back untouched
+                break
         return len(rows)
+
+    async def _record_until_stored(self, report: BatchReport, lease_id: uuid.UUID) -> None:
+        """Write a delivered slice's outcomes, waiting out a database outage for up to one lease.
+
+        Giving up early would have the whole slice sent again once the lease runs out; waiting past the lease gains
+        nothing, as another worker may have reclaimed the rows by then (the lease check keeps its result).
+        """
+        deadline = time.monotonic() + self.lease.total_seconds()
+        backoff = RECONNECT_FIRST_SECONDS
+        while True:
+            try:
+                await self._record(report, lease_id)
+                return
+            except Exception as exc:
+                if not is_connection_failure(exc) or time.monotonic() + backoff > deadline:
+                    raise
+                log.warning("database unavailable; outcomes kept for a retry", error=type(exc).__name__)
+                await asyncio.sleep(backoff)  # not cut short by stop: these messages are already on phones
+                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
 
     async def _finish_or_release(
         self, delivery: asyncio.Task[BatchReport], lease_id: uuid.UUID, stop: asyncio.Event | None
@@ -267,20 +328,34 @@ class Worker:
                 async with self.db.engine.connect() as conn:
                     raw = await conn.get_raw_connection()
                     driver: Any = raw.driver_connection
+                    lost = asyncio.Event()
 
                     def on_notify(*_: object) -> None:
                         self.wake.set()
 
+                    def on_lost(*_: object, flag: asyncio.Event = lost) -> None:
+                        flag.set()
+
                     await driver.add_listener(OUTBOX_CHANNEL, on_notify)
+                    # A restarted server closes this connection without a word to a client that only waits.
+                    driver.add_termination_listener(on_lost)
                     try:
-                        await stop.wait()
+                        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
+                        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                        for waiter in waiters:
+                            waiter.cancel()
+                        if lost.is_set():
+                            raise ConnectionResetError("listener connection closed")
                     finally:
-                        await driver.remove_listener(OUTBOX_CHANNEL, on_notify)
+                        driver.remove_termination_listener(on_lost)
+                        if not driver.is_closed():
+                            await driver.remove_listener(OUTBOX_CHANNEL, on_notify)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the poll loop keeps working; try to listen again shortly
                 log.warning("outbox listener lost", error=type(exc).__name__)
-                await asyncio.sleep(self.poll_interval)
+                self.wake.set()  # rows may have arrived unheard
+                await self._sleep(stop, self.poll_interval)
 
 
 # One row of rate_counters holds the day's SMS count. Reserving is one statement: it starts a new day's count or

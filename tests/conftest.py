@@ -8,12 +8,14 @@ head, and drops it at the end.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,14 +34,91 @@ from tests.support import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Secrets the tests handled (OTP codes, refresh tokens, …): none may show up in any log line of the run.
+# Secrets and personal data the tests handled: none may show up in any log line of the run. Tests add what they
+# seed (a health-data canary, a national id); the taps below add every OTP code, token and share token the code
+# under test issues anywhere in the suite. Phone numbers and JWTs are found by pattern, whoever issued them.
 LEAK_CANARIES: set[str] = set()
 _PHONE_IN_LOG = re.compile(r"(?<![\w+])(?:\+?84|0)[35789][0-9]{8}(?![0-9])")
 _JWT_IN_LOG = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+# A number standing alone: not part of a longer number, a fraction, or a run of hex digits (a UUID in a logged URL
+# holds six-digit runs often enough to match one of the suite's ~2,000 OTP codes by chance).
+_NUMBER_IN_LOG = re.compile(r"(?<![0-9A-Za-z.])[0-9]+(?![0-9A-Za-z])")
+
+
+def find_leaks(text: str, canaries: Iterable[str]) -> list[str]:
+    """What of ``canaries`` (and any phone number or JWT) the log ``text`` holds, named without repeating it.
+
+    A number (an OTP code, a national id) counts only standing alone, not inside a longer number, a fraction or a
+    hex string; anything else counts anywhere. Numbers are looked up in one pass, so thousands of codes cost one scan.
+    """
+    leaks = [f"phone {m[-3:]}" for m in _PHONE_IN_LOG.findall(text)]
+    leaks += ["a JWT" for _ in _JWT_IN_LOG.findall(text)]
+    numbers = set(_NUMBER_IN_LOG.findall(text))
+    for canary in canaries:
+        if canary in numbers if canary.isdigit() else canary in text:
+            leaks.append(f"canary …{canary[-3:]} in {_where(text, canary)}")
+    return leaks
+
+
+def _where(text: str, canary: str) -> str:
+    """The first log line holding ``canary``, told by logger and field with every digit masked: enough to find the
+    code that logged it, nothing of the secret itself."""
+    for line in text.splitlines():
+        if canary not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return "a non-JSON line"
+        if not isinstance(record, dict):
+            return "a non-object line"
+        fields = [key for key, value in record.items() if canary in str(value)]
+        event = re.sub(r"[0-9]", "#", str(record.get("event", "")))[:160]
+        return f"logger={record.get('logger')} fields={fields} event={event!r}"
+    return "an unknown line"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def log_scan() -> Iterator[None]:
+def canary_taps() -> Iterator[None]:
+    """Every OTP code, access and refresh token and share token issued during the run becomes a canary."""
+    from core.consent.shares import ShareService
+    from core.identity import otp
+    from core.identity.sessions import SessionService
+
+    issue_tokens, create_share, rotate_share, queue = (
+        SessionService._issue,
+        ShareService.create,
+        ShareService.rotate,
+        otp.notify,
+    )
+
+    async def tokens(self: Any, *args: Any, **kwargs: Any) -> Any:
+        pair = await issue_tokens(self, *args, **kwargs)
+        LEAK_CANARIES.update(t for t in (pair.access_token, pair.refresh_token) if t)
+        return pair
+
+    def share(original: Any) -> Any:
+        async def issued(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = await original(self, *args, **kwargs)
+            LEAK_CANARIES.add(result.payload.partition(":")[2] or result.payload)  # the token, with or without prefix
+            return result
+
+        return issued
+
+    async def otp_sms(session: Any, draft: Any, **kwargs: Any) -> Any:
+        LEAK_CANARIES.add(draft.sealed["code"])
+        return await queue(session, draft, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SessionService, "_issue", tokens)
+        patch.setattr(ShareService, "create", share(create_share))
+        patch.setattr(ShareService, "rotate", share(rotate_share))
+        patch.setattr(otp, "notify", otp_sms)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_scan(canary_taps: None) -> Iterator[None]:
     """Everything logged during the whole run, through the production formatter, is scanned at the end."""
     configure_logging("INFO", "json")
     buffer = io.StringIO()
@@ -50,9 +129,7 @@ def log_scan() -> Iterator[None]:
     yield
     logging.getLogger().removeHandler(handler)
     text = buffer.getvalue()
-    leaks = [f"phone {m[-3:]}" for m in _PHONE_IN_LOG.findall(text)]
-    leaks += ["a JWT" for _ in _JWT_IN_LOG.findall(text)]
-    leaks += [f"canary …{c[-3:]}" for c in LEAK_CANARIES if re.search(rf"(?<![0-9.]){re.escape(c)}(?![0-9])", text)]
+    leaks = find_leaks(text, LEAK_CANARIES)
     assert leaks == [], f"secrets or personal data in the logs: {leaks[:10]}"
     assert "log scan started" in text, "the scan did not see its own first line: the capture is broken"
 
@@ -84,6 +161,15 @@ class PgCluster:
         await engine.dispose()
         return name
 
+    async def migrated_database(self, prefix: str) -> tuple[str, str]:
+        """A new database built by the real migrations: (name, URL)."""
+        name = await self.create_database(prefix)
+        url = self.url(name)
+        engine = create_async_engine(url, poolclass=NullPool)
+        await upgrade(engine)
+        await engine.dispose()
+        return name, url
+
     async def drop_database(self, name: str) -> None:
         engine = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         async with engine.connect() as conn:
@@ -99,11 +185,7 @@ def pg_cluster() -> PgCluster:
 @pytest.fixture(scope="session")
 async def database_url(pg_cluster: PgCluster) -> AsyncIterator[str]:
     """A fresh database for this test session, migrated to head by the real migrations."""
-    name = await pg_cluster.create_database("phr_test")
-    url = pg_cluster.url(name)
-    engine = create_async_engine(url, poolclass=NullPool)
-    await upgrade(engine)
-    await engine.dispose()
+    name, url = await pg_cluster.migrated_database("phr_test")
     yield url
     await pg_cluster.drop_database(name)
 

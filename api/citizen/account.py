@@ -22,6 +22,7 @@ from api.citizen.schemas import (
     MeOut,
     SessionOut,
 )
+from api.openapi import problem
 from core.errors import Forbidden, NotFound
 from core.identifiers import mask_phone
 from core.identity.access import Relation, citizens_for_account, require_access
@@ -57,7 +58,15 @@ class LinkController(Controller):
     path = "/auth/link"
     tags = ["auth"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/", status_code=200, summary="Link this phone to a person (CCCD, name, date of birth)")
+    @post(
+        "/",
+        status_code=200,
+        summary="Link this phone to a person (CCCD, name, date of birth)",
+        responses={
+            422: problem("Not a valid CCCD, or no such person and this phone may not register one"),
+            429: problem("Too many link attempts today; Retry-After says when to try again"),
+        },
+    )
     async def link(
         self,
         data: JSONBody[LinkIn],
@@ -75,7 +84,12 @@ class DeviceKeyController(Controller):
     path = "/auth/device/keys"
     tags = ["auth"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/", status_code=201, summary="Register this phone's public key (right after an SMS login)")
+    @post(
+        "/",
+        status_code=201,
+        summary="Register this phone's public key (right after an SMS login)",
+        responses={422: problem("Not a public key of a supported algorithm, or too many keys for this account")},
+    )
     async def register(
         self,
         data: JSONBody[DeviceKeyIn],
@@ -189,7 +203,12 @@ class DelegationController(Controller):
         if await require_access(db_session, account.account_id, citizen_id) is not Relation.self:
             raise Forbidden("only the person may manage their delegations", code="delegation_owner_only")
 
-    @post("/", status_code=201, summary="Invite another adult to act for this person")
+    @post(
+        "/",
+        status_code=201,
+        summary="Invite another adult to act for this person",
+        responses={422: problem("Not a Vietnamese mobile number, or one that may not be invited (this person's own)")},
+    )
     async def invite(
         self,
         citizen_id: FromPath[uuid.UUID],
@@ -229,7 +248,12 @@ class InvitationController(Controller):
     path = "/delegations/{delegation_id:uuid}"
     tags = ["delegations"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/accept", status_code=200, summary="Accept an invitation sent to this phone")
+    @post(
+        "/accept",
+        status_code=200,
+        summary="Accept an invitation sent to this phone",
+        responses={409: problem("The invitation was already answered, revoked or has expired")},
+    )
     async def accept(
         self,
         delegation_id: FromPath[uuid.UUID],
@@ -240,7 +264,12 @@ class InvitationController(Controller):
             await DelegationService(db_session).answer(account.account_id, delegation_id, accept=True)
         )
 
-    @post("/decline", status_code=200, summary="Decline an invitation sent to this phone")
+    @post(
+        "/decline",
+        status_code=200,
+        summary="Decline an invitation sent to this phone",
+        responses={409: problem("The invitation was already answered, revoked or has expired")},
+    )
     async def decline(
         self,
         delegation_id: FromPath[uuid.UUID],

@@ -12,13 +12,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import AccountPrincipal
 from api.errors import problem_spec
-from core.errors import BadRequest
+from core.errors import BadRequest, Invalid
 from core.idempotency import IdempotencyService, request_hash
 from core.identity.access import require_access
 from core.models import Appointment, FacilityService, Slot
@@ -26,7 +26,8 @@ from core.scheduling.booking import BookingService, FacilityFinder
 from core.scheduling.counter import arrive
 from core.settings import Settings
 
-CommuneCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}$")]
+# Query parameters take Litestar's Parameter: a msgspec.Meta inside FromQuery is neither enforced nor documented.
+CommuneCode = Annotated[str | None, Parameter(pattern=r"^[0-9]{5}$")]
 
 
 class FacilityOut(msgspec.Struct):
@@ -58,6 +59,11 @@ class AppointmentOut(msgspec.Struct):
     status: str
 
 
+class AppointmentPageOut(msgspec.Struct, kw_only=True):
+    items: list[AppointmentOut]
+    next_cursor: str | None = None
+
+
 def appointment_out(a: Appointment) -> AppointmentOut:
     return AppointmentOut(a.id, a.slot_id, a.facility_id, a.day, a.queue_number, a.status.value)
 
@@ -76,8 +82,8 @@ class FacilityController(Controller):
         self,
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
-        commune: FromQuery[CommuneCode | None] = None,
-        near: FromQuery[CommuneCode | None] = None,
+        commune: FromQuery[CommuneCode] = None,
+        near: FromQuery[CommuneCode] = None,
     ) -> list[FacilityOut]:
         facilities = await FacilityFinder(db_session).stations(commune=commune, near=near)
         services = (await db_session.scalars(select(FacilityService).where(FacilityService.active))).all()
@@ -88,7 +94,11 @@ class FacilityController(Controller):
             FacilityOut(f.id, f.code, f.name, f.commune_code, sorted(by_facility.get(f.id, []))) for f in facilities
         ]
 
-    @get("/{facility_id:uuid}/slots", summary="Bookable slots with remaining capacity")
+    @get(
+        "/{facility_id:uuid}/slots",
+        summary="Bookable slots with remaining capacity",
+        responses={422: problem_spec("start is so far ahead that the window would end after the last date")},
+    )
     async def slots(
         self,
         facility_id: FromPath[uuid.UUID],
@@ -96,9 +106,11 @@ class FacilityController(Controller):
         db_session: NamedDependency[AsyncSession],
         service: FromQuery[str | None] = None,
         start: FromQuery[dt.date | None] = None,
-        days: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=31)]] = 7,
+        days: FromQuery[Annotated[int, Parameter(ge=1, le=31)]] = 7,
     ) -> list[SlotOut]:
         first = dt.datetime.combine(start or dt.date.today(), dt.time(0), dt.UTC)
+        if first.date() > dt.date.max - dt.timedelta(days=days):  # the window's end is not a date any more
+            raise Invalid("start is out of range", code="bad_start", field="start")
         query = (
             select(Slot, FacilityService.kind)
             .join(FacilityService, FacilityService.id == Slot.service_id)
@@ -151,15 +163,18 @@ class AppointmentController(Controller):
         await keys.finish(account.account_id, key, 201, body)
         return Response(body, status_code=201, media_type="application/json")
 
-    @get("/", summary="This person's appointments")
+    @get("/", summary="This person's appointments, newest booking first (cursor pages)")
     async def list_appointments(
         self,
         citizen_id: FromPath[uuid.UUID],
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
-    ) -> list[AppointmentOut]:
+        limit: FromQuery[int] = 20,
+        cursor: FromQuery[str | None] = None,
+    ) -> AppointmentPageOut:
         await require_access(db_session, account.account_id, citizen_id)
-        return [appointment_out(a) for a in await BookingService(db_session).for_citizen(citizen_id)]
+        rows, next_cursor = await BookingService(db_session).for_citizen(citizen_id, limit=limit, cursor=cursor)
+        return AppointmentPageOut(items=[appointment_out(a) for a in rows], next_cursor=next_cursor)
 
     @delete("/{appointment_id:uuid}", status_code=204, summary="Cancel (before the facility's cut-off)")
     async def cancel(

@@ -23,6 +23,7 @@ from api.citizen.schemas import (
     RefreshIn,
 )
 from api.errors import problem_spec
+from api.openapi import problem
 from api.tokens import TokensOut, client_label, tokens_out
 from core.identity.device_keys import DeviceKeyService
 from core.identity.otp import OtpService
@@ -39,7 +40,10 @@ class OtpController(Controller):
         status_code=202,
         summary="Send a login code by SMS",
         description="The same answer for every Vietnamese mobile number, registered or not.",
-        responses={429: problem_spec("Too many codes asked for; Retry-After says when to try again")},
+        responses={
+            422: problem("Not a Vietnamese mobile number"),
+            429: problem_spec("Too many codes asked for; Retry-After says when to try again"),
+        },
     )
     async def request_code(
         self,
@@ -88,7 +92,12 @@ class DeviceLoginController(Controller):
         issued = await DeviceKeyService(db_session, settings).challenge(data.key_id)
         return DeviceChallengeOut(challenge_id=issued.challenge_id, nonce=issued.nonce, expires_in=issued.expires_in)
 
-    @post("/session", status_code=200, summary="Open a session with the signed challenge (no SMS)")
+    @post(
+        "/session",
+        status_code=200,
+        summary="Open a session with the signed challenge (no SMS)",
+        responses={401: problem("Unknown or expired challenge, revoked key, or a signature that does not verify")},
+    )
     async def session(
         self,
         request: Request[Any, Any, Any],
@@ -111,6 +120,7 @@ class TokenController(Controller):
         status_code=200,
         summary="Rotate the refresh token",
         description="A refresh token works once. Presenting a spent one ends the whole session.",
+        responses={401: problem("Unknown, expired or already spent refresh token (a spent one ends the session)")},
     )
     async def refresh(
         self,
@@ -120,7 +130,12 @@ class TokenController(Controller):
     ) -> TokensOut:
         return tokens_out(await SessionService(db_session, settings).refresh(data.refresh_token))
 
-    @post("/logout", status_code=204, summary="End this session: its access and refresh tokens stop working")
+    @post(
+        "/logout",
+        status_code=204,
+        summary="End this session: its access and refresh tokens stop working",
+        security=[{"bearer": []}],
+    )
     async def logout(
         self,
         request: Request[Any, Any, Any],

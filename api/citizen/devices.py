@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import AccountPrincipal
 from api.citizen.schemas import DeviceOut, DeviceRegistration, InstallationId
+from api.openapi import problem
 from core.models import Platform
 from notifications.devices import DeviceService
 
@@ -17,7 +18,12 @@ class DeviceController(Controller):
     path = "/devices"
     tags = ["devices"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @put("/{installation_id:str}", summary="Register or refresh this installation's push token", status_code=200)
+    @put(
+        "/{installation_id:str}",
+        summary="Register or refresh this installation's push token",
+        status_code=200,
+        responses={422: problem("An installation id that is not 8–100 letters, digits or . _ : -")},
+    )
     async def register(
         self,
         installation_id: FromPath[InstallationId],

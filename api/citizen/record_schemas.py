@@ -192,6 +192,11 @@ class CorrectionOut(msgspec.Struct, kw_only=True):
     resolved_at: dt.datetime | None
 
 
+class CorrectionPageOut(msgspec.Struct, kw_only=True):
+    items: list[CorrectionOut]
+    next_cursor: str | None = None
+
+
 class VaccineOut(msgspec.Struct):
     code: str
     name_vi: str

@@ -26,6 +26,7 @@ from api.citizen.record_schemas import (
     ContactIn,
     CorrectionIn,
     CorrectionOut,
+    CorrectionPageOut,
     FamilyHistoryIn,
     OtherIn,
     PageOut,
@@ -49,8 +50,9 @@ from core.records import fhir
 from core.records.completeness import completeness
 from core.records.corrections import CorrectionService
 from core.records.guard import Actor
+from core.records.reading import RowView
 from core.records.sections import SECTIONS
-from core.records.service import RecordService, bmi
+from core.records.service import RecordService, bmi, columns_of
 
 HIDDEN = frozenset({"citizen_id", "author_account_id", "author_clinician_id", "deleted_at", "created_at", "updated_at"})
 WRITE_ERRORS = {
@@ -61,15 +63,16 @@ WRITE_ERRORS = {
 SectionName = enum.StrEnum("SectionName", {name.replace("-", "_"): name for name in SECTIONS})  # type: ignore[misc]
 
 
-def item_out(row: Base) -> dict[str, Any]:
-    data = {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in HIDDEN}
-    data["recorded_at"] = getattr(row, "updated_at", None)
+def item_out(row: Base | RowView) -> dict[str, Any]:
+    values = row.as_dict() if isinstance(row, RowView) else columns_of(row)
+    data = {key: value for key, value in values.items() if key not in HIDDEN}
+    data["recorded_at"] = values.get("updated_at")
     if "weight_kg" in data:
         data["bmi"] = bmi(data.get("weight_kg"), data.get("height_cm"))
     return data
 
 
-def citizen_out(c: Citizen) -> CitizenOut:
+def citizen_out(c: Citizen | RowView) -> CitizenOut:
     return CitizenOut(
         citizen_id=c.id,
         full_name=c.full_name,
@@ -359,15 +362,18 @@ class CorrectionController(Controller):
         )
         return correction_out(request)
 
-    @get("/", summary="Correction requests and their status")
+    @get("/", summary="Correction requests and their status, newest first (cursor pages)")
     async def list_corrections(
         self,
         citizen_id: FromPath[uuid.UUID],
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
-    ) -> list[CorrectionOut]:
+        limit: FromQuery[int] = 20,
+        cursor: FromQuery[str | None] = None,
+    ) -> CorrectionPageOut:
         await require_access(db_session, account.account_id, citizen_id)
-        return [correction_out(r) for r in await CorrectionService(db_session).for_citizen(citizen_id)]
+        rows, next_cursor = await CorrectionService(db_session).for_citizen(citizen_id, limit=limit, cursor=cursor)
+        return CorrectionPageOut(items=[correction_out(r) for r in rows], next_cursor=next_cursor)
 
 
 class VaccineController(Controller):

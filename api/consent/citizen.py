@@ -13,7 +13,16 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import AccountPrincipal
-from api.consent.schemas import AccessEventOut, AccessLogPageOut, GrantOut, ShareIn, ShareOut, ShortenIn
+from api.consent.schemas import (
+    AccessEventOut,
+    AccessLogPageOut,
+    GrantOut,
+    GrantPageOut,
+    ShareIn,
+    ShareOut,
+    ShortenIn,
+)
+from api.openapi import problem
 from core.consent.grants import GrantService
 from core.consent.shares import IssuedShare, ShareService
 from core.identity.access import require_access
@@ -53,7 +62,11 @@ class ShareController(Controller):
     path = "/citizens/{citizen_id:uuid}/shares"
     tags = ["consent"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/", summary="A QR share: sections, access, duration, purpose, optional passcode")
+    @post(
+        "/",
+        summary="A QR share: sections, access, duration, purpose, optional passcode",
+        responses={422: problem("Sections, access or duration the share may not have")},
+    )
     async def create_share(
         self,
         citizen_id: FromPath[uuid.UUID],
@@ -91,15 +104,18 @@ class CitizenGrantController(Controller):
     path = "/citizens/{citizen_id:uuid}"
     tags = ["consent"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @get("/grants", summary="Who has access to this record, now and before")
+    @get("/grants", summary="Who has access to this record, now and before; newest first (cursor pages)")
     async def list_grants(
         self,
         citizen_id: FromPath[uuid.UUID],
         account: NamedDependency[AccountPrincipal],
         db_session: NamedDependency[AsyncSession],
-    ) -> list[GrantOut]:
+        limit: FromQuery[int] = 20,
+        cursor: FromQuery[str | None] = None,
+    ) -> GrantPageOut:
         await require_access(db_session, account.account_id, citizen_id)
-        return [grant_out(g) for g in await GrantService(db_session).for_citizen(citizen_id)]
+        grants, next_cursor = await GrantService(db_session).for_citizen(citizen_id, limit=limit, cursor=cursor)
+        return GrantPageOut(items=[grant_out(g) for g in grants], next_cursor=next_cursor)
 
     @patch("/grants/{grant_id:uuid}", summary="Shorten a grant")
     async def shorten(

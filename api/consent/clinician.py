@@ -18,6 +18,7 @@ from api.citizen.records import citizen_out, item_out
 from api.consent.citizen import grant_out
 from api.consent.schemas import EmergencyIn, ExaminationIn, GrantOut, NoteIn, RedeemIn, VaccinationIn
 from api.errors import problem_spec
+from api.openapi import problem
 from core.consent.grants import GrantService
 from core.consent.shares import ShareService
 from core.errors import Forbidden, Unauthenticated
@@ -27,7 +28,11 @@ from core.records.guard import Actor
 from core.records.service import RecordService
 from core.settings import Settings
 
-GRANT_GONE = {404: problem_spec("No such grant for you: unknown, expired, revoked, or read-only for a write")}
+GRANT_GONE = {
+    404: problem_spec(
+        "No such grant for you: unknown, expired, revoked, or, for a write, read-only or not naming that section"
+    )
+}
 
 
 async def provide_clinician_row(
@@ -99,8 +104,8 @@ class GrantController(Controller):
         await grants.log(grant, clinician, action="read", sections=list(grant.sections))
         return record
 
-    async def _write(self, db_session: AsyncSession, clinician: Clinician, grant_id: uuid.UUID) -> Grant:
-        return await GrantService(db_session).authorize(clinician, grant_id, action="write")
+    async def _write(self, db_session: AsyncSession, clinician: Clinician, grant_id: uuid.UUID, section: str) -> Grant:
+        return await GrantService(db_session).authorize(clinician, grant_id, action="write", section=section)
 
     async def _logged(self, db_session: AsyncSession, clinician: Clinician, grant: Grant, section: str) -> None:
         await GrantService(db_session).log(grant, clinician, action="write", sections=[section])
@@ -115,7 +120,7 @@ class GrantController(Controller):
         clinician: NamedDependency[Clinician],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        grant = await self._write(db_session, clinician, grant_id)
+        grant = await self._write(db_session, clinician, grant_id, "examinations")
         values = _decimals(msgspec.structs.asdict(data))
         diagnoses = [
             msgspec.structs.asdict(d) | {"icd10": d.icd10.upper() if d.icd10 else None} for d in values.pop("diagnoses")
@@ -127,7 +132,9 @@ class GrantController(Controller):
         return item_out(exam) | {"diagnoses": [item_out(r) for r in rows]}
 
     @post(
-        "/{grant_id:uuid}/vaccinations", summary="Record a vaccination under a read_write grant", responses=GRANT_GONE
+        "/{grant_id:uuid}/vaccinations",
+        summary="Record a vaccination under a read_write grant",
+        responses={**GRANT_GONE, 422: problem("A vaccine code not in the catalogue, or a date in the future")},
     )
     async def add_vaccination(
         self,
@@ -137,7 +144,7 @@ class GrantController(Controller):
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
-        grant = await self._write(db_session, clinician, grant_id)
+        grant = await self._write(db_session, clinician, grant_id, "vaccinations")
         row = await RecordService(db_session, programme=Programme.from_settings(settings)).add_item(
             grant.citizen_id,
             "vaccinations",
@@ -156,7 +163,7 @@ class GrantController(Controller):
         clinician: NamedDependency[Clinician],
         db_session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        grant = await self._write(db_session, clinician, grant_id)
+        grant = await self._write(db_session, clinician, grant_id, "notes")
         service = RecordService(db_session)
         row = await service.add_item(
             grant.citizen_id,
@@ -173,7 +180,14 @@ class EmergencyController(Controller):
     path = "/emergency-access"
     tags = ["consent"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/", summary="Break-glass: read-only access for 60 minutes, flagged, told to the citizen, reviewed")
+    @post(
+        "/",
+        summary="Break-glass: read-only access for 60 minutes, flagged, told to the citizen, reviewed",
+        responses={
+            404: problem("No person with that identifier"),
+            422: problem("Not a CCCD or health insurance number, or a reason too short"),
+        },
+    )
     async def emergency(
         self,
         data: JSONBody[EmergencyIn],

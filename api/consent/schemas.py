@@ -49,6 +49,11 @@ class ShortenIn(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: dt.datetime
 
 
+class GrantPageOut(msgspec.Struct, kw_only=True):
+    items: list[GrantOut]
+    next_cursor: str | None = None
+
+
 class AccessEventOut(msgspec.Struct, kw_only=True):
     at: dt.datetime
     action: str

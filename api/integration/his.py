@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import MachinePrincipal, provide_machine
@@ -30,6 +31,7 @@ class HisEpisodeController(Controller):
     path = "/his/episodes"
     tags = ["integration"]  # noqa: RUF012 - Litestar reads the class attribute
     dependencies = {"machine": Provide(provide_machine)}  # noqa: RUF012
+    security = [{"bearer": []}]  # noqa: RUF012 - a machine client's token, read by Litestar
 
     @post(
         "/",
@@ -41,6 +43,7 @@ class HisEpisodeController(Controller):
         ),
         request_max_body_size=MAX_FILE_BYTES,
         responses={
+            200: ResponseSpec(ImportReport, description="Already imported: the first import's report"),
             400: problem_spec("not well-formed XML, a DTD or entity declaration, too deep, not base64 (code xml_*)"),
             403: problem_spec("the token lacks his:episodes:write, or the episode is another facility's"),
             413: problem_spec("the file is larger than 10 MiB"),

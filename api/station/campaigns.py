@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
+from api.openapi import problem
 from core.campaigns import MAX_TEXT, CampaignService, Stats
 from core.cohorts import CohortFilter
 from core.models import Campaign
@@ -89,7 +90,13 @@ class CampaignController(Controller):
     path = "/campaigns"
     tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/", summary="A draft campaign: cohort, texts, send time")
+    @post(
+        "/",
+        summary="A draft campaign: cohort, texts, send time",
+        responses={
+            422: problem("A cohort, text or send time the campaign may not have (a past time, an unknown placeholder)")
+        },
+    )
     async def create(
         self,
         data: JSONBody[CampaignIn],

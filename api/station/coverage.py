@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
 from api.deps import programme_of
+from api.openapi import problem
 from core.immunization.coverage import DEFAULT_COHORT_YEARS, AreaCoverage, CoverageService, OverdueItem, Ratio
 from core.immunization.schedule import SERIES_NAMES
 from core.outbox import local_date
@@ -103,7 +104,11 @@ class StationCoverageController(Controller):
     path = "/facilities/{facility_id:uuid}"
     tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @get("/coverage", summary="Per commune: people with a record, an account, a check-up; vaccination by cohort")
+    @get(
+        "/coverage",
+        summary="Per commune: people with a record, an account, a check-up; vaccination by cohort",
+        responses={422: problem("Parameters the report cannot use")},
+    )
     async def coverage(
         self,
         request: Request[Any, Any, Any],

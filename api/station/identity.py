@@ -6,11 +6,12 @@ import uuid
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from api.station.schemas import GuardianshipIn, GuardianshipOut, LinkRequestOut
+from api.openapi import problem
+from api.station.schemas import GuardianshipIn, GuardianshipOut, LinkRequestOut, LinkRequestPageOut
 from core.identity.guardianship import GuardianshipService
 from core.identity.link import LinkRequestService
 from core.models import Citizen, LinkRequest
@@ -31,24 +32,23 @@ class LinkRequestController(Controller):
     path = "/link-requests"
     tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @get("/", summary="Phone links waiting for an in-person check at this station")
+    @get("/", summary="Phone links waiting for an in-person check at this station, oldest first (cursor pages)")
     async def pending(
-        self, staff: NamedDependency[ClinicianPrincipal], db_session: NamedDependency[AsyncSession]
-    ) -> list[LinkRequestOut]:
-        rows = await LinkRequestService(db_session, staff.facility_id).pending()
-        return [
-            LinkRequestOut(
-                request_id=r.id,
-                citizen_id=c.id,
-                full_name=c.full_name,
-                date_of_birth=c.date_of_birth,
-                created_at=r.created_at,
-                status=r.status.value,
-            )
-            for r, c in rows
-        ]
+        self,
+        staff: NamedDependency[ClinicianPrincipal],
+        db_session: NamedDependency[AsyncSession],
+        limit: FromQuery[int] = 50,
+        cursor: FromQuery[str | None] = None,
+    ) -> LinkRequestPageOut:
+        rows, next_cursor = await LinkRequestService(db_session, staff.facility_id).pending(limit=limit, cursor=cursor)
+        return LinkRequestPageOut(items=[_out(r, c) for r, c in rows], next_cursor=next_cursor)
 
-    @post("/{request_id:uuid}/approve", status_code=200, summary="Confirm: the person showed their papers")
+    @post(
+        "/{request_id:uuid}/approve",
+        status_code=200,
+        summary="Confirm: the person showed their papers",
+        responses={409: problem("The request was already resolved")},
+    )
     async def approve(
         self,
         request_id: FromPath[uuid.UUID],
@@ -60,7 +60,12 @@ class LinkRequestController(Controller):
         )
         return _out(request, citizen)
 
-    @post("/{request_id:uuid}/reject", status_code=200, summary="Reject the link request")
+    @post(
+        "/{request_id:uuid}/reject",
+        status_code=200,
+        summary="Reject the link request",
+        responses={409: problem("The request was already resolved")},
+    )
     async def reject(
         self,
         request_id: FromPath[uuid.UUID],
@@ -77,7 +82,16 @@ class GuardianshipController(Controller):
     path = "/guardianships"
     tags = ["station"]  # noqa: RUF012 - Litestar reads the class attribute
 
-    @post("/", status_code=201, summary="Record a parent or legal guardian of a child registered here")
+    @post(
+        "/",
+        status_code=201,
+        summary="Record a parent or legal guardian of a child registered here",
+        responses={
+            404: problem("No such person registered at this station"),
+            409: problem("That guardianship already exists"),
+            422: problem("A guardian who may not be one (a minor, the child themselves)"),
+        },
+    )
     async def create(
         self,
         data: JSONBody[GuardianshipIn],

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import ClinicianPrincipal
 from api.citizen.record_schemas import CorrectionOut
 from api.citizen.records import correction_out
+from api.openapi import problem
 from core.models import CorrectionStatus, Source
 from core.records.corrections import CorrectionService
 from core.records.guard import Actor
@@ -40,7 +41,12 @@ class StationCorrectionController(Controller):
         )
         return [correction_out(r) for r in rows]
 
-    @post("/{correction_id:uuid}/resolve", status_code=200, summary="Accept or reject a correction request")
+    @post(
+        "/{correction_id:uuid}/resolve",
+        status_code=200,
+        summary="Accept or reject a correction request",
+        responses={409: problem("The correction was already resolved")},
+    )
     async def resolve(
         self,
         correction_id: FromPath[uuid.UUID],

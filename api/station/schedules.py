@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
+from api.openapi import problem
 from core.models import AppointmentStatus, WalkIn
 from core.outbox import VN_TZ
 from core.qr import render_qr_svg
@@ -189,7 +190,11 @@ class CounterController(Controller):
         token = counter_token(settings.secret_key, staff.facility_id, today)
         return CounterQrOut(token, await anyio.to_thread.run_sync(render_qr_svg, token), today)
 
-    @post("/walk-ins", summary="Someone without an appointment joins today's queue")
+    @post(
+        "/walk-ins",
+        summary="Someone without an appointment joins today's queue",
+        responses={409: problem("This person is already in today's queue")},
+    )
     async def walk_in(
         self,
         data: JSONBody[WalkInIn],

@@ -18,6 +18,11 @@ class LinkRequestOut(msgspec.Struct):
     status: str
 
 
+class LinkRequestPageOut(msgspec.Struct, kw_only=True):
+    items: list[LinkRequestOut]
+    next_cursor: str | None = None
+
+
 class GuardianshipIn(msgspec.Struct, forbid_unknown_fields=True):
     guardian_citizen_id: uuid.UUID
     citizen_id: uuid.UUID

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from bench.results import headline
 from bench.scenarios import BenchContext, Figures
-from bench.tokens import linked_people, mint_tokens, write_tokens
+from bench.tokens import citizen_tokens, write_tokens
 from bench.wrk import THREADS
 
 HOT_SLOTS = 50
@@ -94,11 +94,8 @@ async def run(ctx: BenchContext) -> Figures:
     ids = await hot_slots(ctx)
     slots_file = ctx.workdir / "hot-slots.txt"
     slots_file.write_text("".join(f"{i}\n" for i in ids))
-    people = await linked_people(ctx.db, PEOPLE, skip=random.randrange(*SKIP_RANGE))  # noqa: S311 - not a secret
-    tokens = await mint_tokens(ctx.db, ctx.settings, [account for account, _ in people])
-    tokens_file = write_tokens(
-        ctx.workdir / "booking-tokens.txt", [(c, t) for (_, c), t in zip(people, tokens, strict=True)]
-    )
+    pairs = await citizen_tokens(ctx.db, ctx.settings, PEOPLE, skip=random.randrange(*SKIP_RANGE))  # noqa: S311
+    tokens_file = write_tokens(ctx.workdir / "booking-tokens.txt", pairs)
     before = await seat_counts(ctx, ids)
     # Keys unique to the run: a key seen before (same account) would replay that run's stored answer.
     run_ = await ctx.wrk_run(booking_script(tokens_file, slots_file, uuid.uuid4().hex[:8]))
@@ -126,7 +123,7 @@ async def run(ctx: BenchContext) -> Figures:
             "bookings_made": made,
             "slots_full_at_end": full,
             "slots_where_booked_differs_from_active_appointments": drift,
-            "people": len(people),
+            "people": len(pairs),
             "wrk": run_.figures(),
         },
     }

@@ -6,7 +6,7 @@ import httpx
 
 from bench.results import headline
 from bench.scenarios import BenchContext, Figures
-from bench.tokens import linked_people, mint_tokens, write_tokens
+from bench.tokens import citizen_tokens, write_tokens
 from bench.wrk import rotating_get_script
 
 PEOPLE = 2000  # rotated through, so PostgreSQL's cache holds a realistic spread of records, not one
@@ -27,9 +27,7 @@ async def same_rows(ctx: BenchContext, citizen: str, token: str) -> dict[str, in
 
 
 async def run(ctx: BenchContext) -> Figures:
-    people = await linked_people(ctx.db, PEOPLE)
-    tokens = await mint_tokens(ctx.db, ctx.settings, [account for account, _ in people])
-    pairs = [(citizen, token) for (_, citizen), token in zip(people, tokens, strict=True)]
+    pairs = await citizen_tokens(ctx.db, ctx.settings, PEOPLE)
     path = write_tokens(ctx.workdir / "record-tokens.txt", pairs)
     sample = await same_rows(ctx, str(pairs[0][0]), pairs[0][1])
 

@@ -12,14 +12,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import Uuid, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Invalid, NotFound
 from core.identifiers import InvalidIdentifier, bhxh_number_from, parse_cccd
+from core.identity.access import recipients_for
 from core.models import AccessEvent, AccountCitizen, Citizen, Clinician, Facility, Grant, Source
 from core.outbox import Draft, notify
-from core.pagination import check_limit, decode_cursor, split_page
+from core.pagination import keyset, split_page
 from core.records.guard import Actor, refuse_excluded
 
 EMERGENCY_TTL = dt.timedelta(minutes=60)
@@ -41,8 +42,11 @@ class GrantService:
         )
         return list(rows.all())
 
-    async def authorize(self, clinician: Clinician, grant_id: uuid.UUID, *, action: str) -> Grant:
-        """The grant, if it is this clinician's and live (and read_write for a write); otherwise "not found".
+    async def authorize(
+        self, clinician: Clinician, grant_id: uuid.UUID, *, action: str, section: str | None = None
+    ) -> Grant:
+        """The grant, if it is this clinician's and live (and read_write for a write, naming the section written);
+        otherwise "not found".
 
         Callers log the access with ``log`` once the read or write has succeeded, in the same transaction, so a
         refused request (an excluded write, say) leaves no event behind.
@@ -54,6 +58,9 @@ class GrantService:
             raise NotFound("no such grant", code="grant_not_found")
         if action == "write" and grant.access != "read_write":
             raise NotFound("no such grant", code="grant_not_found")  # a read grant has no write side to find
+        if action == "write" and section not in grant.sections:
+            # The person shared these sections read+write, not the whole record: nothing else to write into.
+            raise NotFound("no such grant", code="grant_not_found")
         return grant
 
     async def log(self, grant: Grant, clinician: Clinician, *, action: str, sections: list[str]) -> AccessEvent:
@@ -81,9 +88,10 @@ class GrantService:
         return event
 
     async def _tell_citizen(self, citizen_id: uuid.UUID, key: str, actor: str, facility: str) -> None:
-        accounts = (
-            await self.session.scalars(select(AccountCitizen.account_id).where(AccountCitizen.citizen_id == citizen_id))
-        ).all()
+        # Those who act for the person now: the person from 14, a child's guardians, delegates. Not every phone
+        # linked to the person: a child under 14 cannot open the record the push is about.
+        person = select(literal(citizen_id, Uuid()).label("citizen_id")).subquery()
+        accounts = (await self.session.execute(recipients_for(person, now=self.now))).scalars().all()
         for account_id in accounts:
             await notify(
                 self.session,
@@ -98,11 +106,14 @@ class GrantService:
             )
 
     # -- the citizen side ----------------------------------------------------------------------------------------
-    async def for_citizen(self, citizen_id: uuid.UUID) -> list[Grant]:
-        rows = await self.session.scalars(
-            select(Grant).where(Grant.citizen_id == citizen_id).order_by(Grant.created_at.desc())
+    async def for_citizen(
+        self, citizen_id: uuid.UUID, *, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Grant], str | None]:
+        """Everyone who has or had access, newest grant first, a page at a time."""
+        query = keyset(
+            select(Grant).where(Grant.citizen_id == citizen_id), Grant.created_at, Grant.id, limit=limit, cursor=cursor
         )
-        return list(rows.all())
+        return split_page((await self.session.scalars(query)).all(), limit, lambda g: (g.created_at, g.id))
 
     async def _own(self, citizen_id: uuid.UUID, grant_id: uuid.UUID) -> Grant:
         grant = await self.session.scalar(
@@ -153,16 +164,13 @@ class GrantService:
         self, citizen_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[AccessEvent], str | None]:
         """Newest first, every event reachable page by page: the whole history is the citizen's to see."""
-        check_limit(limit)
-        query = (
-            select(AccessEvent)
-            .where(AccessEvent.citizen_id == citizen_id)
-            .order_by(AccessEvent.at.desc(), AccessEvent.id.desc())
-            .limit(limit + 1)
+        query = keyset(
+            select(AccessEvent).where(AccessEvent.citizen_id == citizen_id),
+            AccessEvent.at,
+            AccessEvent.id,
+            limit=limit,
+            cursor=cursor,
         )
-        if cursor:
-            before, before_id = decode_cursor(cursor)
-            query = query.where(tuple_(AccessEvent.at, AccessEvent.id) < (before, before_id))
         return split_page((await self.session.scalars(query)).all(), limit, lambda e: (e.at, e.id))
 
     # -- break-glass ---------------------------------------------------------------------------------------------

@@ -16,13 +16,14 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
 from core.identifiers import InvalidIdentifier, parse_cccd
 from core.models import Account, AccountCitizen, Citizen, LinkRequest, LinkRequestStatus, Sex
+from core.pagination import keyset, split_page
 from core.ratelimit import hit
 
 LINK_ATTEMPTS_PER_DAY = 10
@@ -85,9 +86,9 @@ class LinkService:
         await self.session.execute(
             insert(LinkRequest)
             .values(id=uuid.uuid4(), account_id=account.id, citizen_id=citizen.id)
-            .on_conflict_do_nothing(
-                index_elements=["account_id", "citizen_id"], index_where=LinkRequest.status == "pending"
-            )
+            # A literal predicate: with a bound parameter, PostgreSQL's generic plan (from a prepared statement's
+            # sixth run) cannot match the partial unique index, and the INSERT fails.
+            .on_conflict_do_nothing(index_elements=["account_id", "citizen_id"], index_where=text("status = 'pending'"))
         )
         return LinkOutcome(LinkStatus.pending, None)
 
@@ -117,14 +118,22 @@ class LinkRequestService:
         self.facility_id = facility_id
         self.now = now or dt.datetime.now(dt.UTC)
 
-    async def pending(self) -> list[tuple[LinkRequest, Citizen]]:
-        rows = await self.session.execute(
+    async def pending(
+        self, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[tuple[LinkRequest, Citizen]], str | None]:
+        """Oldest first, a page at a time: the person waiting longest is seen first."""
+        query = keyset(
             select(LinkRequest, Citizen)
             .join(Citizen, Citizen.id == LinkRequest.citizen_id)
-            .where(LinkRequest.status == LinkRequestStatus.pending, Citizen.home_facility_id == self.facility_id)
-            .order_by(LinkRequest.created_at)
+            .where(LinkRequest.status == LinkRequestStatus.pending, Citizen.home_facility_id == self.facility_id),
+            LinkRequest.created_at,
+            LinkRequest.id,
+            limit=limit,
+            cursor=cursor,
+            newest_first=False,
         )
-        return [(request, citizen) for request, citizen in rows.tuples()]
+        rows = list((await self.session.execute(query)).tuples())
+        return split_page(rows, limit, lambda row: (row[0].created_at, row[0].id))
 
     async def resolve(
         self, request_id: uuid.UUID, *, approve: bool, clinician_id: uuid.UUID

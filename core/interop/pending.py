@@ -14,12 +14,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.models import Citizen, HisImport, HisImportStatus, PendingEpisode, PendingStatus
-from core.pagination import check_limit, decode_cursor, split_page
+from core.pagination import keyset, split_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +61,16 @@ class PendingEpisodeService:
 
     async def open(self, *, limit: int, cursor: str | None) -> tuple[list[PendingView], str | None]:
         """Oldest first: an episode waiting longest is the one a citizen is missing longest."""
-        check_limit(limit)
-        query = (
-            select(PendingEpisode)
-            .where(PendingEpisode.facility_id == self.facility_id, PendingEpisode.status == PendingStatus.open)
-            .order_by(PendingEpisode.created_at, PendingEpisode.id)
-            .limit(limit + 1)
+        query = keyset(
+            select(PendingEpisode).where(
+                PendingEpisode.facility_id == self.facility_id, PendingEpisode.status == PendingStatus.open
+            ),
+            PendingEpisode.created_at,
+            PendingEpisode.id,
+            limit=limit,
+            cursor=cursor,
+            newest_first=False,
         )
-        if cursor:
-            after, after_id = decode_cursor(cursor)
-            query = query.where(tuple_(PendingEpisode.created_at, PendingEpisode.id) > (after, after_id))
         rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         return [_view(r) for r in rows], next_cursor
 

@@ -48,7 +48,7 @@ class Citizen(Base):
     relation_to_head: Mapped[str | None] = mapped_column(String(40))  # quan hệ với chủ hộ
     full_name: Mapped[str] = mapped_column(String(120))
     sex: Mapped[Sex] = mapped_column(Enum(Sex, name="sex"))
-    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    date_of_birth: Mapped[dt.date] = mapped_column(Date, index=True)
     birth_province_code: Mapped[str | None] = mapped_column(String(3))  # nơi đăng ký khai sinh
     blood_abo: Mapped[str | None] = mapped_column(String(2))
     blood_rh: Mapped[str | None] = mapped_column(String(1))

@@ -52,7 +52,7 @@ def completeness(summary: RecordSummary, today: dt.date) -> tuple[float, list[Se
         scores.append(SectionScore("reproductive", score, missing))
     if "examinations" in summary.lists:
         exams = summary.lists["examinations"]
-        recent = any(today - e.examined_on <= ONE_YEAR for e in exams)  # type: ignore[attr-defined]
+        recent = any(today - e.examined_on <= ONE_YEAR for e in exams)
         scores.append(SectionScore("examinations", 1.0 if recent else 0.0, () if recent else ("yearly_check_up",)))
     if "vaccinations" in summary.lists:
         has = bool(summary.lists["vaccinations"])

@@ -2,8 +2,9 @@
 (``core.identity.access.require_access`` for the app, a grant for clinicians) and scopes every query by it.
 
 Reads of the whole record are one query per section, whatever the record's size (the app's home screen and the
-benchmark's hot path). Writes check the exclusion policy before anything is stored, use optimistic concurrency
-(the item's version = its ETag), and append to the history.
+benchmark's hot path); they go through ``core.records.reading`` rather than the ORM. Writes check the exclusion
+policy before anything is stored, use optimistic concurrency (the item's version = its ETag), and append to the
+history.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from core.models import Citizen, Diagnosis, Examination, Source, Vaccine
 from core.models.base import Base
 from core.outbox import local_date
 from core.records.guard import Actor, record_change, refuse_excluded
+from core.records.reading import RowView, driver_connection, read_citizen, read_section
 from core.records.sections import PROTECTED, SECTIONS, Section
 
 IMMUNIZATION_SECTIONS = frozenset({"vaccinations", "reproductive"})  # doses, and pregnancy (tetanus UV doses)
 
-SUMMARY_LIMIT = 50  # newest items per list section in the summary; the section routes page through the rest
 CONTACT_FIELDS = frozenset(
     {"email", "cur_street", "cur_hamlet", "cur_commune_code", "caregiver_name", "caregiver_relation", "caregiver_phone"}
 )
@@ -36,9 +37,11 @@ CONTACT_FIELDS = frozenset(
 
 @dataclass
 class RecordSummary:
-    citizen: Citizen
-    singles: dict[str, Base | None] = field(default_factory=dict)
-    lists: dict[str, list[Base]] = field(default_factory=dict)
+    """The record as read for display: rows are ``RowView``s, read-only and detached from the session."""
+
+    citizen: RowView
+    singles: dict[str, RowView | None] = field(default_factory=dict)
+    lists: dict[str, list[RowView]] = field(default_factory=dict)
 
 
 def columns_of(row: Base) -> dict[str, Any]:
@@ -71,14 +74,19 @@ class RecordService:
 
     async def summary(self, citizen_id: uuid.UUID, sections: frozenset[str] | None = None) -> RecordSummary:
         """The whole record (or the granted sections): one query per section, newest items first."""
-        summary = RecordSummary(citizen=await self.citizen(citizen_id))
-        for name, section in SECTIONS.items():
+        connection = await driver_connection(self.session)
+        citizen = await read_citizen(connection, citizen_id)
+        if citizen is None:
+            raise NotFound("no such citizen", code="citizen_not_found")
+        summary = RecordSummary(citizen=citizen)
+        for name in SECTIONS:
             if sections is not None and name not in sections:
                 continue
-            if section.single:
-                summary.singles[name] = await self.single(citizen_id, section)
+            rows = await read_section(connection, name, citizen_id)
+            if isinstance(rows, list):
+                summary.lists[name] = rows
             else:
-                summary.lists[name] = await self.items(citizen_id, section, limit=SUMMARY_LIMIT)
+                summary.singles[name] = rows
         return summary
 
     async def single(self, citizen_id: uuid.UUID, section: Section) -> Base | None:

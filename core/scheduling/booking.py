@@ -12,7 +12,6 @@ import uuid
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
@@ -33,6 +32,7 @@ from core.models import (
     Slot,
 )
 from core.outbox import VN_TZ, Draft, local_date, notify_many, schedule
+from core.pagination import keyset, split_page
 
 REMINDERS = (("24h", dt.timedelta(hours=24), "appointment_reminder"), ("2h", dt.timedelta(hours=2), "appointment_soon"))
 
@@ -108,46 +108,75 @@ class BookingService:
         self.now = now or dt.datetime.now(dt.UTC)
 
     async def _take_seat(self, slot_id: uuid.UUID) -> tuple[Slot, int]:
-        queue = await self.session.scalar(
-            update(Slot)
-            .where(Slot.id == slot_id, Slot.booked < Slot.capacity, Slot.starts_at > self.now)
-            .values(booked=Slot.booked + 1, last_queue_number=Slot.last_queue_number + 1)
-            .returning(Slot.last_queue_number)
-        )
-        slot = await self.session.get(Slot, slot_id, populate_existing=True)
+        slot = await self.session.get(Slot, slot_id)
         if slot is None:
             raise NotFound("no such slot", code="slot_not_found")
+        return slot, await self._seat(slot)
+
+    async def _seat(self, slot: Slot) -> int:
+        """The seat itself: one UPDATE, which locks the slot's row until the transaction ends."""
+        queue = await self.session.scalar(
+            update(Slot)
+            .where(Slot.id == slot.id, Slot.booked < Slot.capacity, Slot.starts_at > self.now)
+            .values(booked=Slot.booked + 1, last_queue_number=Slot.last_queue_number + 1)
+            .returning(Slot.last_queue_number)
+            # The counters are read from RETURNING; do not let the ORM try to sync the loaded Slot.
+            .execution_options(synchronize_session=False)
+        )
         if queue is None:
             raise Conflict("this slot is full or has started", code="slot_full")
-        return slot, int(queue)
+        return int(queue)
 
     async def book(self, citizen_id: uuid.UUID, slot_id: uuid.UUID, *, account_id: uuid.UUID | None) -> Appointment:
-        slot, queue = await self._take_seat(slot_id)
-        appointment = Appointment(
-            citizen_id=citizen_id,
-            slot_id=slot.id,
-            facility_id=slot.facility_id,
-            service_id=slot.service_id,
-            day=local_date(slot.starts_at),
-            queue_number=queue,
-            booked_by=account_id,
+        # Everything that needs no seat is read first: on a hot slot, every booking waits for the row lock the
+        # seat's UPDATE takes, so it is held only for the last three statements and the COMMIT (issue 10).
+        found = (
+            await self.session.execute(
+                select(Slot, Facility.name)
+                .outerjoin(Facility, Facility.id == Slot.facility_id)
+                .where(Slot.id == slot_id)
+            )
+        ).first()
+        if found is None:
+            raise NotFound("no such slot", code="slot_not_found")
+        slot, facility_name = found
+        accounts = await self._accounts_for(citizen_id)
+        queue = await self._seat(slot)
+        # ON CONFLICT instead of a savepoint around a plain INSERT: one statement, not three. The only unique
+        # key it can hit is "one active booking per service and day" (ids are fresh uuid7s).
+        appointment = await self.session.scalar(
+            insert(Appointment)
+            .values(
+                citizen_id=citizen_id,
+                slot_id=slot.id,
+                facility_id=slot.facility_id,
+                service_id=slot.service_id,
+                day=local_date(slot.starts_at),
+                queue_number=queue,
+                booked_by=account_id,
+            )
+            .on_conflict_do_nothing()
+            .returning(Appointment)
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(appointment)
-                await self.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("already booked for this service that day", code="already_booked") from exc
-        await self._schedule_reminders(appointment, slot)
+        if appointment is None:
+            raise Conflict("already booked for this service that day", code="already_booked")
+        await self._schedule_reminders(appointment, slot, facility_name=facility_name or "", accounts=accounts)
         return appointment
 
-    async def _schedule_reminders(self, appointment: Appointment, slot: Slot) -> None:
-        facility = await self.session.get(Facility, slot.facility_id)
-        accounts = await self._accounts_for(appointment.citizen_id)
-        params = {
-            "starts_at": slot.starts_at.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y"),
-            "facility": facility.name if facility else "",
-        }
+    async def _schedule_reminders(
+        self,
+        appointment: Appointment,
+        slot: Slot,
+        *,
+        facility_name: str | None = None,
+        accounts: list[uuid.UUID] | None = None,
+    ) -> None:
+        if facility_name is None:
+            facility = await self.session.get(Facility, slot.facility_id)
+            facility_name = facility.name if facility else ""
+        if accounts is None:
+            accounts = await self._accounts_for(appointment.citizen_id)
+        params = {"starts_at": slot.starts_at.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y"), "facility": facility_name}
         drafts = []
         for name, before, template in REMINDERS:
             send_at = slot.starts_at - before
@@ -235,11 +264,18 @@ class BookingService:
         await self._schedule_reminders(appointment, slot)
         return appointment
 
-    async def for_citizen(self, citizen_id: uuid.UUID) -> list[Appointment]:
-        rows = await self.session.scalars(
-            select(Appointment).where(Appointment.citizen_id == citizen_id).order_by(Appointment.created_at.desc())
+    async def for_citizen(
+        self, citizen_id: uuid.UUID, *, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Appointment], str | None]:
+        """Newest booking first, a page at a time."""
+        query = keyset(
+            select(Appointment).where(Appointment.citizen_id == citizen_id),
+            Appointment.created_at,
+            Appointment.id,
+            limit=limit,
+            cursor=cursor,
         )
-        return list(rows.all())
+        return split_page((await self.session.scalars(query)).all(), limit, lambda a: (a.created_at, a.id))
 
     async def active_count(self, slot_id: uuid.UUID) -> int:
         count = await self.session.scalar(

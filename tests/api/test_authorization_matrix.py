@@ -178,7 +178,7 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
         redeemable = await shares.create(
             person.id,
             accounts["citizen_a"].id,
-            sections=["allergies", "notes"],
+            sections=["allergies", "examinations", "notes", "vaccinations"],  # every section a clinician writes
             access="read_write",
             duration=dt.timedelta(hours=1),
             purpose="CAREMGT",

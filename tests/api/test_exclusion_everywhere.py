@@ -24,7 +24,6 @@ from api.app import create_app
 from core.db import Database
 from core.identity.sessions import SessionService
 from core.ids import uuid7
-from core.migrations import upgrade
 from core.models import Account, AccountCitizen, Citizen, Sex, Source, SubjectKind
 from core.records.exclusion import CODE_RULES, LEXICON
 from core.records.guard import Actor
@@ -60,11 +59,8 @@ def poisoned(prefix: str, phrase: str, suffix: str) -> str:
 
 @pytest.fixture(scope="module")
 async def world(pg_cluster: PgCluster, settings: Settings) -> AsyncIterator[dict[str, Any]]:
-    name = await pg_cluster.create_database("phr_exclusion")
-    url = pg_cluster.url(name)
-    engine = create_async_engine(url, poolclass=NullPool)
-    await upgrade(engine)
-    database = Database(engine)
+    name, url = await pg_cluster.migrated_database("phr_exclusion")
+    database = Database(create_async_engine(url, poolclass=NullPool))
     async with database.transaction() as session:
         citizen = Citizen(
             id=uuid7(), full_name="Lê Thị Thử", sex=Sex.female, date_of_birth=dt.date(1990, 1, 1), phone="+84907000001"
@@ -74,7 +70,7 @@ async def world(pg_cluster: PgCluster, settings: Settings) -> AsyncIterator[dict
         await session.flush()
         session.add(AccountCitizen(account_id=account.id, citizen_id=citizen.id))
         pair = await SessionService(session, settings).start(SubjectKind.account, account.id, method="test")
-    await engine.dispose()
+    await database.dispose()
     yield {"url": url, "citizen_id": citizen.id, "token": pair.access_token}
     await pg_cluster.drop_database(name)
 

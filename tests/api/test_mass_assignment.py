@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.settings import Settings
 from tests.api.test_authorization_matrix import PRINCIPALS, ROWS, build_world
+
+pytestmark = pytest.mark.reliability
 
 # What a caller must never set for itself: ownership, authority, verification, consent, bookkeeping.
 FORBIDDEN = {

@@ -2,19 +2,18 @@
 
 Whatever gets past the request limits (per address, per number range, per number), the daily budget — reserved
 atomically in PostgreSQL before each send, by two workers at once here — caps what reaches the gateway; foreign
-numbers never get an SMS at all. ``PHR_PUMPING_REQUESTS`` sets the scale: CI runs 2,000 requests,
-``make reliability`` 10,000.
+numbers never get an SMS at all. CI runs 2,000 requests, ``make reliability`` 10,000 (tests/scale.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections import Counter
 
 import httpx
 import msgspec
+import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
@@ -26,9 +25,12 @@ from notifications.dispatcher import Dispatcher
 from notifications.push import build_push_sender
 from notifications.sms import GuardedSmsSender, SmsResult
 from notifications.worker import PgSmsBudget, Worker
+from tests.scale import scaled
 from tests.support import serving
 
-REQUESTS = int(os.environ.get("PHR_PUMPING_REQUESTS", "2000"))
+REQUESTS = scaled(2000, 10_000)
+
+pytestmark = pytest.mark.reliability
 BUDGET = 40
 MOBILE_PREFIXES = ("32", "33", "34", "35", "36", "37", "38", "39", "70", "76", "77", "78", "79", "81", "82", "83")
 MOBILE_PREFIXES += ("84", "85", "86", "88", "89", "90", "91", "93", "94", "96", "97", "98")

@@ -62,6 +62,20 @@ async def test_link_with_another_phone_waits_for_the_station(
     assert (await client.get("/v1/me", headers=auth)).json()["citizens"] == []
 
 
+async def test_link_requests_keep_working_once_postgres_plans_the_insert_generically(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """From the sixth run of a prepared statement PostgreSQL may use a generic plan, where ``status = $1`` no longer
+    matches the partial unique index of ON CONFLICT: the fuzzer found a 500 there (the predicate is now literal)."""
+    for n in range(8):
+        account = await make_account(session, f"+8490571{n:04d}")
+        await make_citizen(session, f"05118501{n:04d}", "+84905700099")
+        auth = await login(session, settings, account.id)
+        body = {"cccd": f"05118501{n:04d}", "full_name": "Nguyễn Thị Hoa", "date_of_birth": "1985-04-02"}
+        response = await client.post("/v1/auth/link", json=body, headers=auth)
+        assert response.json() == {"status": "pending", "citizen_id": None}, f"request {n + 1}"
+
+
 async def test_a_wrong_birthday_looks_like_a_pending_match(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

@@ -32,7 +32,7 @@ from core.models import (
 from core.outbox import VN_TZ
 from core.scheduling.booking import generate_slots
 from core.settings import Settings
-from tests.support import serving
+from tests.support import login, serving
 
 
 async def station_with_slots(database: Database, capacity: int) -> dict[str, Any]:
@@ -191,3 +191,21 @@ async def test_a_closed_day_gets_no_slots(session: Any) -> None:
     session.add(ScheduleException(facility_id=station.id, day=day + dt.timedelta(days=7), reason="Nghỉ lễ"))
     await session.flush()
     assert await generate_slots(session, service.id, day, 14) == 4, "one open Monday of two, four slots"
+
+
+async def test_the_slot_search_window_refuses_out_of_range_dates_and_lengths(
+    client: Any, session: Any, settings: Settings
+) -> None:
+    """Found by the schema fuzzer: a start near 9999-12-31 overflowed into a 500, and ``days`` outside 1..31 was not
+    checked at all (a msgspec.Meta inside FromQuery is ignored by Litestar)."""
+    account = Account(id=uuid7(), phone="+84905711999")
+    session.add(account)
+    await session.flush()
+    headers = await login(session, settings, account.id)
+    url = f"/v1/facilities/{uuid7()}/slots"
+    far = await client.get(url, params={"start": "9999-12-30"}, headers=headers)
+    assert far.status_code == 422
+    assert far.json()["errors"][0]["field"] == "start"
+    for days in ("0", "-5", "32"):
+        assert (await client.get(url, params={"days": days}, headers=headers)).status_code == 400, days
+    assert (await client.get(url, params={"start": "2030-01-01", "days": "31"}, headers=headers)).json() == []

@@ -348,7 +348,7 @@ async def test_corrections_go_to_the_station_and_back(
     )
     assert wrong_item.status_code == 404
     listed = (await client.get(f"/v1/citizens/{citizen.id}/corrections", headers=auth)).json()
-    assert [c["correction_id"] for c in listed] == [created.json()["correction_id"]]
+    assert [c["correction_id"] for c in listed["items"]] == [created.json()["correction_id"]]
 
 
 async def test_the_database_refuses_excluded_codes_even_past_the_service(session: AsyncSession) -> None:

@@ -351,3 +351,57 @@ async def test_the_whole_access_log_is_reachable_page_by_page(
             break
     assert len(seen) == 130 and len(set(seen)) == 130, "every event once, none lost past the first page"
     assert seen[0] in {"BS. 128", "BS. 129"} and seen[-1] in {"BS. 0", "BS. 1"}, "newest first"
+
+
+async def test_a_read_write_grant_writes_only_into_the_sections_it_names(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """Found by the authorization model: a read_write grant for allergies let the clinician add vaccinations,
+    examinations and notes the person never shared."""
+    w = await world(session, settings)
+    qr = await share(client, w, access="read_write", sections=["allergies", "notes"])
+    grant = (
+        await client.post("/v1/clinician/shares/redeem", json={"token": qr["payload"]}, headers=w["doctor"])
+    ).json()
+    url = f"/v1/clinician/grants/{grant['grant_id']}"
+    vaccination = {"vaccine_code": "FLU", "given_on": "2026-11-20"}
+    assert (await client.post(f"{url}/vaccinations", json=vaccination, headers=w["doctor"])).status_code == 404
+    exam = {"examined_on": "2026-11-20", "diagnoses": [{"icd10": "I10", "text": "Tăng huyết áp", "main": True}]}
+    assert (await client.post(f"{url}/examinations", json=exam, headers=w["doctor"])).status_code == 404
+    assert (await client.post(f"{url}/notes", json={"text": "Khám định kỳ"}, headers=w["doctor"])).status_code == 201
+    writes = (await session.scalars(select(AccessEvent).where(AccessEvent.action == "write"))).all()
+    assert [e.sections for e in writes] == [["notes"]], "only the granted section was written"
+
+
+async def test_a_childs_guardian_is_told_of_an_access_and_the_childs_own_young_phone_is_not(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """Found by the authorization model: the push went to every phone linked to the person, so an 8-year-old's
+    phone heard about a record it cannot open, while the guardian who can was never told."""
+    from core.identity.guardianship import GuardianshipService
+
+    w = await world(session, settings)
+    today = dt.date.today()
+    child = Citizen(
+        id=uuid7(),
+        full_name="Bé Na",
+        sex=Sex.female,
+        date_of_birth=today.replace(year=today.year - 8, day=1),
+        cccd="051322000009",
+        phone="+84908000099",
+    )
+    own_phone = Account(id=uuid7(), phone="+84908000099")
+    session.add_all([child, own_phone])
+    await session.flush()
+    session.add(AccountCitizen(account_id=own_phone.id, citizen_id=child.id))
+    await GuardianshipService(session).create(w["citizen"].id, child.id, relation="mother", source="station")
+    reason = "Bé bất tỉnh, cần biết tiền sử dị ứng thuốc ngay"
+    opened = await client.post(
+        "/v1/clinician/emergency-access", json={"identifier": "051322000009", "reason": reason}, headers=w["doctor"]
+    )
+    assert opened.status_code == 201, opened.text
+    told = (
+        await session.scalars(select(Notification.account_id).where(Notification.template_key == "record_accessed"))
+    ).all()
+    mother = await session.scalar(select(AccountCitizen.account_id).where(AccountCitizen.citizen_id == w["citizen"].id))
+    assert told == [mother], "the guardian hears of it; the child's own phone (under 14) does not"

@@ -66,13 +66,16 @@ async def test_a_station_confirms_a_link_in_person(
     session.add(request)
     await session.flush()
     other_staff = await login_clinician(session, settings, await staff(session, theirs, StaffRole.station_staff, "b"))
-    assert (await client.get("/v1/station/link-requests", headers=other_staff)).json() == []
+    assert (await client.get("/v1/station/link-requests", headers=other_staff)).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     denied = await client.post(f"/v1/station/link-requests/{request.id}/approve", headers=other_staff)
     assert denied.status_code == 404
 
     my_staff = await login_clinician(session, settings, await staff(session, mine, StaffRole.station_staff, "a"))
     listed = (await client.get("/v1/station/link-requests", headers=my_staff)).json()
-    assert [r["request_id"] for r in listed] == [str(request.id)]
+    assert [r["request_id"] for r in listed["items"]] == [str(request.id)]
     approved = await client.post(f"/v1/station/link-requests/{request.id}/approve", headers=my_staff)
     assert approved.json()["status"] == "approved"
     assert (await session.scalars(select(AccountCitizen))).one().citizen_id == person.id

@@ -95,7 +95,7 @@ async def test_from_opening_hours_to_check_in(
     again = await client.post(f"/v1/station/appointments/{appointment_id}/no-show", headers=staff_auth)
     assert again.status_code == 409
     mine_list = (await client.get(f"/v1/citizens/{citizen.id}/appointments", headers=me)).json()
-    assert [a["status"] for a in mine_list] == ["checked_in"]
+    assert [a["status"] for a in mine_list["items"]] == ["checked_in"]
 
 
 async def test_scan_and_share_checks_in_or_queues(
