@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fmt install worker migrate seed-demo bench reliability lock clean docker-secrets
+.PHONY: run test lint fmt install worker migrate seed-demo bench profile reliability lock clean docker-secrets
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PHR needs Python >= 3.11")'
@@ -45,6 +45,11 @@ seed-demo: $(STAMP)
 # PHR_DATA_DIR or PHR_DATABASE_URL). BENCH_ARGS passes options, e.g. BENCH_ARGS="--only record --seconds 10".
 bench: $(STAMP)
 	$(BIN)/phr bench run $(BENCH_ARGS)
+
+# A pyinstrument profile of the record and booking requests, in-process, against the same seeded database:
+# bench/results/<date>-profile-<scenario>.txt and .html. PROFILE_ARGS passes options, e.g. "--only record".
+profile: $(STAMP)
+	$(BIN)/phr bench profile $(PROFILE_ARGS)
 
 # The long versions of the attack and fault tests (issue 11): every test marked `reliability`, at the scale the
 # issue names. CI runs the same tests at a smaller scale inside `make test` (see tests/scale.py).

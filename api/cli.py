@@ -1,4 +1,4 @@
-"""The ``phr`` command: serve, worker, migrate, seed-demo, machine-client, import, bench seed.
+"""The ``phr`` command: serve, worker, migrate, seed-demo, machine-client, import, bench seed/run/profile.
 
 This is a composition root (like ``api/app.py``): it turns settings into a running database, app or worker.
 With no ``PHR_DATABASE_URL`` every command starts the embedded PostgreSQL in ``PHR_DATA_DIR/pg`` first.
@@ -88,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return his_import_command(settings, args.directory, progress=not args.no_progress)
     if args.command == "bench" and args.action == "run":
         return bench_run_command(settings, args)
+    if args.command == "bench" and args.action == "profile":
+        return bench_profile_command(settings, args)
     if args.command == "bench":
         return bench_seed_command(settings, args)
     return 2  # pragma: no cover - argparse rejects unknown commands
@@ -302,6 +304,11 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
     run.add_argument("--campaign-size", type=int, default=1_000_000, help="reminders in the campaign scenario")
     run.add_argument("--out", type=Path, help="folder of the report (default bench/results)")
+    profile = actions.add_parser("profile", help="profile the record and booking requests in-process (pyinstrument)")
+    profile.add_argument("--only", help="comma-separated scenarios: record, booking (default: both)")
+    profile.add_argument("--requests", type=int, default=400, help="profiled requests per scenario (default 400)")
+    profile.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    profile.add_argument("--out", type=Path, help="folder of the profiles (default bench/results)")
 
 
 def bench_missing(exc: ModuleNotFoundError) -> int:
@@ -330,6 +337,31 @@ def bench_run_command(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(migrate_command(settings, "head"))
     try:
         run_bench(settings, options)
+    except (RuntimeError, ValueError) as exc:
+        print(f"phr: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def bench_profile_command(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from bench.profile import SCENARIOS, ProfileOptions, run_profile
+    except ModuleNotFoundError as exc:
+        if exc.name == "pyinstrument":  # a dev dependency: not in an install from requirements.lock
+            print("phr: bench profile needs pyinstrument (requirements-dev.lock: `make install`)", file=sys.stderr)
+            return 2
+        return bench_missing(exc)
+    options = ProfileOptions(
+        only=args.only.split(",") if args.only else list(SCENARIOS),
+        requests=args.requests,
+        concurrency=args.concurrency,
+    )
+    if args.out:
+        options.out = args.out
+    settings, _server = resolve_database(settings)
+    asyncio.run(migrate_command(settings, "head"))
+    try:
+        run_profile(settings, options)
     except (RuntimeError, ValueError) as exc:
         print(f"phr: {exc}", file=sys.stderr)
         return 1
