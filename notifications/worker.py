@@ -36,15 +36,29 @@ log = get_logger("phr.worker")
 Clock = Callable[[], dt.datetime]
 notifications = cast(Table, Notification.__table__)
 
+# Two ways in, each walking its own partial index in order and stopping at :limit. One WHERE with an OR of both
+# (as this was) is planned as a bitmap OR that reads and sorts *every* due row before the LIMIT: with a million
+# campaign rows queued, each claim of 500 took ~0.5 s, a millisecond per message (found by the campaign bench).
+# Expired leases go first (a dead worker's rows are the oldest); the pending side may lock a few rows beyond
+# what the final LIMIT keeps, and those are released when this short transaction commits.
 CLAIM_SQL = text(
     """
-    WITH due AS (
+    WITH leased AS (
         SELECT id FROM notifications
-        WHERE (status = 'pending' AND next_attempt_at <= :now)
-           OR (status = 'sending' AND locked_until < :now)
+        WHERE status = 'sending' AND locked_until < :now
+        ORDER BY locked_until
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), pending AS (
+        SELECT id FROM notifications
+        WHERE status = 'pending' AND next_attempt_at <= :now
         ORDER BY next_attempt_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT id FROM leased
+        UNION ALL
+        (SELECT id FROM pending LIMIT :limit - (SELECT count(*) FROM leased))
     )
     UPDATE notifications AS n
     SET status = 'sending', locked_until = :lease_until, lease_id = :lease_id, attempts = n.attempts + 1
