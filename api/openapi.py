@@ -20,23 +20,19 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 
-from api.errors import PROBLEM_JSON, Problem
+from api.errors import problem_spec
 
 # Dependencies whose guard refuses a caller of the right kind: station staff only, acting for a citizen.
 _ROLE_GUARDS = frozenset({"staff"})
 _NOT_INPUTS = RESERVED_KWARGS - {"data", "body", "query", "headers", "cookies"}
 
 
-def problem(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON)
-
-
-VALIDATION = problem("The request does not match this operation's parameters or body")
-UNAUTHENTICATED = problem("No bearer token, or one that is not valid (expired, revoked, of another kind)")
-FORBIDDEN = problem("The caller may not do this: a role or relation to the citizen that does not allow it")
-NOT_FOUND = problem("Nothing of that id exists for this caller (another person's object is 404, not 403)")
-TOO_LARGE = problem("The request body is larger than the server accepts")
-BAD_PAGE = problem("A cursor this list did not give out, or a page size outside 1..100")
+VALIDATION = problem_spec("The request does not match this operation's parameters or body")
+UNAUTHENTICATED = problem_spec("No bearer token, or one that is not valid (expired, revoked, of another kind)")
+FORBIDDEN = problem_spec("The caller may not do this: a role or relation to the citizen that does not allow it")
+NOT_FOUND = problem_spec("Nothing of that id exists for this caller (another person's object is 404, not 403)")
+TOO_LARGE = problem_spec("The request body is larger than the server accepts")
+BAD_PAGE = problem_spec("A cursor this list did not give out, or a page size outside 1..100")
 
 
 def structural_problems(handler: HTTPRouteHandler, route: HTTPRoute) -> dict[int, ResponseSpec]:

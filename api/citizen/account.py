@@ -22,7 +22,7 @@ from api.citizen.schemas import (
     MeOut,
     SessionOut,
 )
-from api.openapi import problem
+from api.errors import problem_spec
 from core.errors import Forbidden, NotFound
 from core.identifiers import mask_phone
 from core.identity.access import Relation, citizens_for_account, require_access
@@ -63,8 +63,8 @@ class LinkController(Controller):
         status_code=200,
         summary="Link this phone to a person (CCCD, name, date of birth)",
         responses={
-            422: problem("Not a valid CCCD, or no such person and this phone may not register one"),
-            429: problem("Too many link attempts today; Retry-After says when to try again"),
+            422: problem_spec("Not a valid CCCD, or no such person and this phone may not register one"),
+            429: problem_spec("Too many link attempts today; Retry-After says when to try again"),
         },
     )
     async def link(
@@ -88,7 +88,7 @@ class DeviceKeyController(Controller):
         "/",
         status_code=201,
         summary="Register this phone's public key (right after an SMS login)",
-        responses={422: problem("Not a public key of a supported algorithm, or too many keys for this account")},
+        responses={422: problem_spec("Not a public key of a supported algorithm, or too many keys for this account")},
     )
     async def register(
         self,
@@ -207,7 +207,9 @@ class DelegationController(Controller):
         "/",
         status_code=201,
         summary="Invite another adult to act for this person",
-        responses={422: problem("Not a Vietnamese mobile number, or one that may not be invited (this person's own)")},
+        responses={
+            422: problem_spec("Not a Vietnamese mobile number, or one that may not be invited (this person's own)")
+        },
     )
     async def invite(
         self,
@@ -252,7 +254,7 @@ class InvitationController(Controller):
         "/accept",
         status_code=200,
         summary="Accept an invitation sent to this phone",
-        responses={409: problem("The invitation was already answered, revoked or has expired")},
+        responses={409: problem_spec("The invitation was already answered, revoked or has expired")},
     )
     async def accept(
         self,
@@ -268,7 +270,7 @@ class InvitationController(Controller):
         "/decline",
         status_code=200,
         summary="Decline an invitation sent to this phone",
-        responses={409: problem("The invitation was already answered, revoked or has expired")},
+        responses={409: problem_spec("The invitation was already answered, revoked or has expired")},
     )
     async def decline(
         self,

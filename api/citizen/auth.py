@@ -23,7 +23,6 @@ from api.citizen.schemas import (
     RefreshIn,
 )
 from api.errors import problem_spec
-from api.openapi import problem
 from api.tokens import TokensOut, client_label, tokens_out
 from core.identity.device_keys import DeviceKeyService
 from core.identity.otp import OtpService
@@ -41,7 +40,7 @@ class OtpController(Controller):
         summary="Send a login code by SMS",
         description="The same answer for every Vietnamese mobile number, registered or not.",
         responses={
-            422: problem("Not a Vietnamese mobile number"),
+            422: problem_spec("Not a Vietnamese mobile number"),
             429: problem_spec("Too many codes asked for; Retry-After says when to try again"),
         },
     )
@@ -96,7 +95,7 @@ class DeviceLoginController(Controller):
         "/session",
         status_code=200,
         summary="Open a session with the signed challenge (no SMS)",
-        responses={401: problem("Unknown or expired challenge, revoked key, or a signature that does not verify")},
+        responses={401: problem_spec("Unknown or expired challenge, revoked key, or a signature that does not verify")},
     )
     async def session(
         self,
@@ -120,7 +119,7 @@ class TokenController(Controller):
         status_code=200,
         summary="Rotate the refresh token",
         description="A refresh token works once. Presenting a spent one ends the whole session.",
-        responses={401: problem("Unknown, expired or already spent refresh token (a spent one ends the session)")},
+        responses={401: problem_spec("Unknown, expired or already spent refresh token (a spent one ends the session)")},
     )
     async def refresh(
         self,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import AccountPrincipal
 from api.citizen.schemas import DeviceOut, DeviceRegistration, InstallationId
-from api.openapi import problem
+from api.errors import problem_spec
 from core.models import Platform
 from notifications.devices import DeviceService
 
@@ -22,7 +22,7 @@ class DeviceController(Controller):
         "/{installation_id:str}",
         summary="Register or refresh this installation's push token",
         status_code=200,
-        responses={422: problem("An installation id that is not 8–100 letters, digits or . _ : -")},
+        responses={422: problem_spec("An installation id that is not 8–100 letters, digits or . _ : -")},
     )
     async def register(
         self,

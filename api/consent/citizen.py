@@ -22,7 +22,7 @@ from api.consent.schemas import (
     ShareOut,
     ShortenIn,
 )
-from api.openapi import problem
+from api.errors import problem_spec
 from core.consent.grants import GrantService
 from core.consent.shares import IssuedShare, ShareService
 from core.identity.access import require_access
@@ -65,7 +65,7 @@ class ShareController(Controller):
     @post(
         "/",
         summary="A QR share: sections, access, duration, purpose, optional passcode",
-        responses={422: problem("Sections, access or duration the share may not have")},
+        responses={422: problem_spec("Sections, access or duration the share may not have")},
     )
     async def create_share(
         self,

@@ -18,7 +18,6 @@ from api.citizen.records import citizen_out, item_out
 from api.consent.citizen import grant_out
 from api.consent.schemas import EmergencyIn, ExaminationIn, GrantOut, NoteIn, RedeemIn, VaccinationIn
 from api.errors import problem_spec
-from api.openapi import problem
 from core.consent.grants import GrantService
 from core.consent.shares import ShareService
 from core.errors import Forbidden, Unauthenticated
@@ -134,7 +133,7 @@ class GrantController(Controller):
     @post(
         "/{grant_id:uuid}/vaccinations",
         summary="Record a vaccination under a read_write grant",
-        responses={**GRANT_GONE, 422: problem("A vaccine code not in the catalogue, or a date in the future")},
+        responses={**GRANT_GONE, 422: problem_spec("A vaccine code not in the catalogue, or a date in the future")},
     )
     async def add_vaccination(
         self,
@@ -184,8 +183,8 @@ class EmergencyController(Controller):
         "/",
         summary="Break-glass: read-only access for 60 minutes, flagged, told to the citizen, reviewed",
         responses={
-            404: problem("No person with that identifier"),
-            422: problem("Not a CCCD or health insurance number, or a reason too short"),
+            404: problem_spec("No person with that identifier"),
+            422: problem_spec("Not a CCCD or health insurance number, or a reason too short"),
         },
     )
     async def emergency(

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from api.openapi import problem
+from api.errors import problem_spec
 from core.campaigns import MAX_TEXT, CampaignService, Stats
 from core.cohorts import CohortFilter
 from core.models import Campaign
@@ -94,7 +94,9 @@ class CampaignController(Controller):
         "/",
         summary="A draft campaign: cohort, texts, send time",
         responses={
-            422: problem("A cohort, text or send time the campaign may not have (a past time, an unknown placeholder)")
+            422: problem_spec(
+                "A cohort, text or send time the campaign may not have (a past time, an unknown placeholder)"
+            )
         },
     )
     async def create(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
 from api.deps import programme_of
-from api.openapi import problem
+from api.errors import problem_spec
 from core.immunization.coverage import DEFAULT_COHORT_YEARS, AreaCoverage, CoverageService, OverdueItem, Ratio
 from core.immunization.schedule import SERIES_NAMES
 from core.outbox import local_date
@@ -107,7 +107,7 @@ class StationCoverageController(Controller):
     @get(
         "/coverage",
         summary="Per commune: people with a record, an account, a check-up; vaccination by cohort",
-        responses={422: problem("Parameters the report cannot use")},
+        responses={422: problem_spec("Parameters the report cannot use")},
     )
     async def coverage(
         self,

@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from api.openapi import problem
+from api.errors import problem_spec
 from api.station.schemas import GuardianshipIn, GuardianshipOut, LinkRequestOut, LinkRequestPageOut
 from core.identity.guardianship import GuardianshipService
 from core.identity.link import LinkRequestService
@@ -47,7 +47,7 @@ class LinkRequestController(Controller):
         "/{request_id:uuid}/approve",
         status_code=200,
         summary="Confirm: the person showed their papers",
-        responses={409: problem("The request was already resolved")},
+        responses={409: problem_spec("The request was already resolved")},
     )
     async def approve(
         self,
@@ -64,7 +64,7 @@ class LinkRequestController(Controller):
         "/{request_id:uuid}/reject",
         status_code=200,
         summary="Reject the link request",
-        responses={409: problem("The request was already resolved")},
+        responses={409: problem_spec("The request was already resolved")},
     )
     async def reject(
         self,
@@ -87,9 +87,9 @@ class GuardianshipController(Controller):
         status_code=201,
         summary="Record a parent or legal guardian of a child registered here",
         responses={
-            404: problem("No such person registered at this station"),
-            409: problem("That guardianship already exists"),
-            422: problem("A guardian who may not be one (a minor, the child themselves)"),
+            404: problem_spec("No such person registered at this station"),
+            409: problem_spec("That guardianship already exists"),
+            422: problem_spec("A guardian who may not be one (a minor, the child themselves)"),
         },
     )
     async def create(

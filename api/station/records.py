@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import ClinicianPrincipal
 from api.citizen.record_schemas import CorrectionOut
 from api.citizen.records import correction_out
-from api.openapi import problem
+from api.errors import problem_spec
 from core.models import CorrectionStatus, Source
 from core.records.corrections import CorrectionService
 from core.records.guard import Actor
@@ -45,7 +45,7 @@ class StationCorrectionController(Controller):
         "/{correction_id:uuid}/resolve",
         status_code=200,
         summary="Accept or reject a correction request",
-        responses={409: problem("The correction was already resolved")},
+        responses={409: problem_spec("The correction was already resolved")},
     )
     async def resolve(
         self,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import ClinicianPrincipal
-from api.openapi import problem
+from api.errors import problem_spec
 from core.models import AppointmentStatus, WalkIn
 from core.outbox import VN_TZ
 from core.qr import render_qr_svg
@@ -193,7 +193,7 @@ class CounterController(Controller):
     @post(
         "/walk-ins",
         summary="Someone without an appointment joins today's queue",
-        responses={409: problem("This person is already in today's queue")},
+        responses={409: problem_spec("This person is already in today's queue")},
     )
     async def walk_in(
         self,
