@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -333,14 +333,7 @@ def bench_run_command(settings: Settings, args: argparse.Namespace) -> int:
     )
     if args.out:
         options.out = args.out
-    settings, _server = resolve_database(settings)
-    asyncio.run(migrate_command(settings, "head"))
-    try:
-        run_bench(settings, options)
-    except (RuntimeError, ValueError) as exc:
-        print(f"phr: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_on_bench_database(settings, lambda ready: run_bench(ready, options))
 
 
 def bench_profile_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -358,10 +351,16 @@ def bench_profile_command(settings: Settings, args: argparse.Namespace) -> int:
     )
     if args.out:
         options.out = args.out
+    return run_on_bench_database(settings, lambda ready: run_profile(ready, options))
+
+
+def run_on_bench_database(settings: Settings, tool: Callable[[Settings], object]) -> int:
+    """Resolve (start, if embedded) and migrate the bench database, then run ``tool`` on it; a refusal (no
+    citizens, an unknown scenario) is one line on stderr and exit 1."""
     settings, _server = resolve_database(settings)
     asyncio.run(migrate_command(settings, "head"))
     try:
-        run_profile(settings, options)
+        tool(settings)
     except (RuntimeError, ValueError) as exc:
         print(f"phr: {exc}", file=sys.stderr)
         return 1
