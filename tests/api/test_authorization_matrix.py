@@ -44,6 +44,7 @@ from core.records.guard import Actor
 from core.records.service import RecordService
 from core.scheduling.counter import counter_token
 from core.settings import Settings
+from tests.core.identity.factories import make_machine_client
 
 ACCOUNTS = ("citizen_a", "citizen_b", "guardian", "delegate")
 PRINCIPALS = ("anonymous", *ACCOUNTS, "clinician", "staff_same", "staff_other", "machine")
@@ -214,6 +215,16 @@ async def build_world(session: AsyncSession, settings: Settings) -> World:
     world.payload = world_payload
     world.counter = counter_token(settings.secret_key, s1.id, dt.datetime.now(VN_TZ).date())
     return world
+
+
+async def add_immunization_feed(session: AsyncSession, settings: Settings, world: World, client_id: str) -> None:
+    """A machine client with the immunization feed's scope, its bearer token in ``world.headers["feed"]``: the
+    principal of the integration routes, which the tests that walk every route need besides the people above."""
+    feed = await make_machine_client(session, client_id=client_id, scopes=("immunization:write",))
+    token = mint_access_token(
+        settings.jwt_private_key_pem, feed.id, kind="machine", extra={"scope": "immunization:write"}
+    )
+    world.headers["feed"] = {"Authorization": f"Bearer {token}"}
 
 
 # -- expectations ---------------------------------------------------------------------------------------------

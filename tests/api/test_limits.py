@@ -15,11 +15,17 @@ import pytest
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from core.identity.tokens import mint_access_token
 from core.interop.xml130 import MAX_FILE_BYTES
 from core.settings import Settings
-from tests.api.test_authorization_matrix import ALLOW, PRINCIPALS, ROWS, SAME_FOR_ALL, World, build_world
-from tests.core.identity.factories import make_machine_client
+from tests.api.test_authorization_matrix import (
+    ALLOW,
+    PRINCIPALS,
+    ROWS,
+    SAME_FOR_ALL,
+    World,
+    add_immunization_feed,
+    build_world,
+)
 from tests.support import serving
 
 pytestmark = pytest.mark.reliability
@@ -76,11 +82,7 @@ def body_routes(schema: dict[str, Any]) -> dict[tuple[str, str], str]:
 @pytest.fixture
 async def world(session: AsyncSession, settings: Settings) -> World:
     world = await build_world(session, settings)
-    feed = await make_machine_client(session, client_id="limits-feed", scopes=("immunization:write",))
-    token = mint_access_token(
-        settings.jwt_private_key_pem, feed.id, kind="machine", extra={"scope": "immunization:write"}
-    )
-    world.headers["feed"] = {"Authorization": f"Bearer {token}"}
+    await add_immunization_feed(session, settings, world, "limits-feed")
     await session.flush()
     return world
 

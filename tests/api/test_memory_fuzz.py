@@ -29,11 +29,9 @@ import psutil
 import pytest
 
 from core.db import Database
-from core.identity.tokens import mint_access_token
 from core.interop.xml130 import MAX_FILE_BYTES
 from core.settings import Settings
-from tests.api.test_authorization_matrix import World, build_world
-from tests.core.identity.factories import make_machine_client
+from tests.api.test_authorization_matrix import World, add_immunization_feed, build_world
 from tests.scale import scaled_seconds
 
 pytestmark = pytest.mark.reliability
@@ -256,11 +254,7 @@ def server(committed: Database, database_url: str, settings: Settings, tmp_path:
 async def fuzz_world(committed: Database, settings: Settings) -> World:
     async with committed.sessionmaker() as session:
         world = await build_world(session, settings)
-        feed = await make_machine_client(session, client_id="fuzz-feed", scopes=("immunization:write",))
-        token = mint_access_token(
-            settings.jwt_private_key_pem, feed.id, kind="machine", extra={"scope": "immunization:write"}
-        )
-        world.headers["feed"] = {"Authorization": f"Bearer {token}"}
+        await add_immunization_feed(session, settings, world, "fuzz-feed")
         await session.commit()
     return world
 
