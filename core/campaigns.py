@@ -39,7 +39,7 @@ from core.models import (
     Source,
 )
 from core.outbox import local_date, notify_from_select
-from core.pagination import keyset, split_page
+from core.pagination import fetch_page
 from core.records.exclusion import POLICY_VERSION
 from core.records.guard import Actor, refuse_excluded
 
@@ -205,14 +205,10 @@ class CampaignService:
         return campaign
 
     async def list(self, *, limit: int = 20, cursor: str | None = None) -> CampaignPage:
-        query = keyset(
-            select(Campaign).where(Campaign.facility_id == self.facility_id),
-            Campaign.created_at,
-            Campaign.id,
-            limit=limit,
-            cursor=cursor,
+        query = select(Campaign).where(Campaign.facility_id == self.facility_id)
+        rows, next_cursor = await fetch_page(
+            self.session, query, Campaign.created_at, Campaign.id, limit=limit, cursor=cursor
         )
-        rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         return CampaignPage(rows, next_cursor)
 
     def _cohort(self, campaign: Campaign) -> tuple[CohortFilter, dt.date]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from core.errors import Invalid
@@ -87,3 +88,20 @@ def keyset(
         query = query.where(key < after if newest_first else key > after)
     order = (at.desc(), item_id.desc()) if newest_first else (at.asc(), item_id.asc())
     return query.order_by(*order).limit(limit + 1)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    query: Select[tuple[T]],
+    at: QueryableAttribute[dt.datetime],
+    item_id: QueryableAttribute[uuid.UUID],
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = True,
+) -> tuple[list[T], str | None]:
+    """One page of the mapped objects ``query`` selects, in (``at``, ``item_id``) order: ``keyset`` and
+    ``split_page`` together, the cursor read from the same two attributes the list is sorted by."""
+    paged = keyset(query, at, item_id, limit=limit, cursor=cursor, newest_first=newest_first)
+    rows = (await session.scalars(paged)).all()
+    return split_page(rows, limit, lambda row: (getattr(row, at.key), getattr(row, item_id.key)))

@@ -13,7 +13,7 @@ from core.campaigns import inbox_texts
 from core.errors import NotFound
 from core.messages import get_template
 from core.models import Channel, DeliveryStatus, Notification
-from core.pagination import keyset, split_page
+from core.pagination import fetch_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +56,10 @@ class InboxService:
         now: dt.datetime | None = None,
     ) -> InboxPage:
         now = now or dt.datetime.now(dt.UTC)
-        query = keyset(
-            select(Notification).where(*self._visible(account_id, now)),
-            Notification.created_at,
-            Notification.id,
-            limit=limit,
-            cursor=cursor,
+        query = select(Notification).where(*self._visible(account_id, now))
+        rows, next_cursor = await fetch_page(
+            self.session, query, Notification.created_at, Notification.id, limit=limit, cursor=cursor
         )
-        rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         texts = await self._campaign_texts(rows, lang)
         items = [self._item(row, lang, texts.get(row.id)) for row in rows]
         return InboxPage(items=items, next_cursor=next_cursor)

@@ -20,7 +20,7 @@ from core.identifiers import InvalidIdentifier, bhxh_number_from, parse_cccd
 from core.identity.access import recipients_for
 from core.models import AccessEvent, AccountCitizen, Citizen, Clinician, Facility, Grant, Source
 from core.outbox import Draft, notify
-from core.pagination import keyset, split_page
+from core.pagination import fetch_page
 from core.records.guard import Actor, refuse_excluded
 
 EMERGENCY_TTL = dt.timedelta(minutes=60)
@@ -110,10 +110,8 @@ class GrantService:
         self, citizen_id: uuid.UUID, *, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[Grant], str | None]:
         """Everyone who has or had access, newest grant first, a page at a time."""
-        query = keyset(
-            select(Grant).where(Grant.citizen_id == citizen_id), Grant.created_at, Grant.id, limit=limit, cursor=cursor
-        )
-        return split_page((await self.session.scalars(query)).all(), limit, lambda g: (g.created_at, g.id))
+        query = select(Grant).where(Grant.citizen_id == citizen_id)
+        return await fetch_page(self.session, query, Grant.created_at, Grant.id, limit=limit, cursor=cursor)
 
     async def _own(self, citizen_id: uuid.UUID, grant_id: uuid.UUID) -> Grant:
         grant = await self.session.scalar(
@@ -164,14 +162,8 @@ class GrantService:
         self, citizen_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[AccessEvent], str | None]:
         """Newest first, every event reachable page by page: the whole history is the citizen's to see."""
-        query = keyset(
-            select(AccessEvent).where(AccessEvent.citizen_id == citizen_id),
-            AccessEvent.at,
-            AccessEvent.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return split_page((await self.session.scalars(query)).all(), limit, lambda e: (e.at, e.id))
+        query = select(AccessEvent).where(AccessEvent.citizen_id == citizen_id)
+        return await fetch_page(self.session, query, AccessEvent.at, AccessEvent.id, limit=limit, cursor=cursor)
 
     # -- break-glass ---------------------------------------------------------------------------------------------
     async def emergency(self, clinician: Clinician, *, identifier: str, reason: str) -> Grant:

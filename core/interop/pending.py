@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.models import Citizen, HisImport, HisImportStatus, PendingEpisode, PendingStatus
-from core.pagination import keyset, split_page
+from core.pagination import fetch_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +61,18 @@ class PendingEpisodeService:
 
     async def open(self, *, limit: int, cursor: str | None) -> tuple[list[PendingView], str | None]:
         """Oldest first: an episode waiting longest is the one a citizen is missing longest."""
-        query = keyset(
-            select(PendingEpisode).where(
-                PendingEpisode.facility_id == self.facility_id, PendingEpisode.status == PendingStatus.open
-            ),
+        query = select(PendingEpisode).where(
+            PendingEpisode.facility_id == self.facility_id, PendingEpisode.status == PendingStatus.open
+        )
+        rows, next_cursor = await fetch_page(
+            self.session,
+            query,
             PendingEpisode.created_at,
             PendingEpisode.id,
             limit=limit,
             cursor=cursor,
             newest_first=False,
         )
-        rows, next_cursor = split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
         return [_view(r) for r in rows], next_cursor
 
     async def check_own_person(self, citizen_id: uuid.UUID) -> None:

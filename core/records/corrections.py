@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
 from core.models import Citizen, CorrectionRequest, CorrectionStatus
-from core.pagination import keyset, split_page
+from core.pagination import fetch_page
 from core.records.guard import Actor, refuse_excluded
 from core.records.sections import SECTIONS
 
@@ -58,14 +58,10 @@ class CorrectionService:
         self, citizen_id: uuid.UUID, *, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[CorrectionRequest], str | None]:
         """Newest first, a page at a time."""
-        query = keyset(
-            select(CorrectionRequest).where(CorrectionRequest.citizen_id == citizen_id),
-            CorrectionRequest.created_at,
-            CorrectionRequest.id,
-            limit=limit,
-            cursor=cursor,
+        query = select(CorrectionRequest).where(CorrectionRequest.citizen_id == citizen_id)
+        return await fetch_page(
+            self.session, query, CorrectionRequest.created_at, CorrectionRequest.id, limit=limit, cursor=cursor
         )
-        return split_page((await self.session.scalars(query)).all(), limit, lambda r: (r.created_at, r.id))
 
     async def for_station(self, facility_id: uuid.UUID, *, status: CorrectionStatus | None) -> list[CorrectionRequest]:
         query = (

@@ -32,7 +32,7 @@ from core.models import (
     Slot,
 )
 from core.outbox import VN_TZ, Draft, local_date, notify_many, schedule
-from core.pagination import keyset, split_page
+from core.pagination import fetch_page
 
 REMINDERS = (("24h", dt.timedelta(hours=24), "appointment_reminder"), ("2h", dt.timedelta(hours=2), "appointment_soon"))
 
@@ -268,14 +268,8 @@ class BookingService:
         self, citizen_id: uuid.UUID, *, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[Appointment], str | None]:
         """Newest booking first, a page at a time."""
-        query = keyset(
-            select(Appointment).where(Appointment.citizen_id == citizen_id),
-            Appointment.created_at,
-            Appointment.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return split_page((await self.session.scalars(query)).all(), limit, lambda a: (a.created_at, a.id))
+        query = select(Appointment).where(Appointment.citizen_id == citizen_id)
+        return await fetch_page(self.session, query, Appointment.created_at, Appointment.id, limit=limit, cursor=cursor)
 
     async def active_count(self, slot_id: uuid.UUID) -> int:
         count = await self.session.scalar(
