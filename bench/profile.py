@@ -34,17 +34,19 @@ from sqlalchemy import text
 
 from api.app import create_app
 from bench.results import ROOT, git_commit, load_average
+from bench.run import database_facts
+from bench.scenarios.booking import HOT_SLOT_ROWS, HOT_SLOTS
+from bench.scenarios.booking import SKIP_RANGE as BOOKING_SKIP_RANGE
+from bench.scenarios.record import PEOPLE as RECORD_PEOPLE
 from bench.tokens import citizen_tokens
 from core.db import Database
 from core.settings import Settings
 
 SCENARIOS = ("record", "booking")
-RECORD_PEOPLE = 2000  # at most: the record scenario's slice, so both read the same spread of records
-# People who book: past the record scenario's 2,000 (their records stay as the record scenario measures them) and
-# before the booking scenario's random stripe from the 100,000th account (who would get 409 already_booked on a
-# day we had booked them for). A random offset, so a second profile books mostly other people.
-BOOKING_PEOPLE = (2_000, 100_000)
-HOT_SLOTS = 50  # bench/scenarios/booking.py takes the first 50 slots two days ahead; we keep off their day
+# People who book: past the record scenario's (their records stay as the record scenario measures them) and before
+# the booking scenario's random stripe (who would get 409 already_booked on a day we had booked them for). A random
+# offset, so a second profile books mostly other people.
+BOOKING_PEOPLE = (RECORD_PEOPLE, BOOKING_SKIP_RANGE[0])
 OWN_SLOTS = 20
 
 
@@ -105,12 +107,11 @@ async def own_slots(db: Database, need: int) -> list[uuid.UUID]:
             (
                 await session.scalars(
                     text(
-                        "WITH hot AS (SELECT starts_at FROM slots WHERE starts_at > now() + interval '2 days' "
-                        "ORDER BY starts_at, id LIMIT :hot) "
+                        f"WITH hot AS (SELECT starts_at {HOT_SLOT_ROWS}) "  # noqa: S608 - the booking module's constant
                         "SELECT id FROM slots WHERE starts_at > (SELECT max(starts_at) FROM hot) + interval '1 day' "
-                        "ORDER BY starts_at DESC, id LIMIT :n"
+                        "ORDER BY starts_at DESC, id LIMIT :own"
                     ),
-                    {"hot": HOT_SLOTS, "n": OWN_SLOTS},
+                    {"n": HOT_SLOTS, "own": OWN_SLOTS},
                 )
             ).all()
         )
@@ -218,11 +219,6 @@ async def profile_scenario(
     return ProfileReport(scenario, text_path, html_path, result)
 
 
-async def has_citizens(db: Database) -> bool:
-    async with db.transaction() as session:
-        return bool(await session.scalar(text("SELECT EXISTS (SELECT 1 FROM citizens)")))
-
-
 async def profile_scenarios(
     settings: Settings, options: ProfileOptions, say: Callable[[str], None] = print
 ) -> list[ProfileReport]:
@@ -236,7 +232,7 @@ async def profile_scenarios(
     db = Database.from_settings(settings)  # for the set-up only; the app opens its own pool, as in production
     reports: list[ProfileReport] = []
     try:
-        if not await has_citizens(db):
+        if (await database_facts(settings))[1] == 0:
             raise RuntimeError("the database has no citizens: run `phr bench seed` first")
         app = create_app(settings)
         async with app.lifespan():
