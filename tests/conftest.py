@@ -73,7 +73,7 @@ def _where(text: str, canary: str) -> str:
         if not isinstance(record, dict):
             return "a non-object line"
         fields = [key for key, value in record.items() if canary in str(value)]
-        event = re.sub(r"[0-9]", "#", str(record.get("event", "")))[:160]
+        event = re.sub(r"[0-9]", "#", str(record.get("event", "")).replace(canary, "…"))[:160]
         return f"logger={record.get('logger')} fields={fields} event={event!r}"
     return "an unknown line"
 

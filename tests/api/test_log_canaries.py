@@ -41,6 +41,9 @@ def test_the_scan_finds_every_kind_of_secret() -> None:
     )
     assert find_leaks(clean, canaries) == [], "a hex run in a UUID, a masked phone, a fraction, a longer number"
     assert find_leaks(f'{{"event": "sms", "body": "Ma: {code}."}}', canaries), "a code at the end of a sentence"
+    lettered = "kQzPwVbRtYuIoLmNaSdFgHjKxCv"  # no digit, so masking digits alone would not hide it
+    told = find_leaks(f'{{"event": "GET /v1/shares?t={lettered}", "logger": "httpx"}}', [lettered])
+    assert told and lettered not in told[0] and "logger=httpx" in told[0], "a leak is named, never repeated"
 
 
 @pytest.fixture
